@@ -1,0 +1,26 @@
+# The two commands a user needs: `make run` and `make test`. Both install into .venv first and
+# start private PostgreSQL and Redis under ./var/ unless DATABASE_URL / REDIS_URL are set.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test install migrate clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+run: $(INSTALLED)
+	$(BIN)/python -m evchong.stack
+
+# Tests get their own private services under var/test, so they never touch `make run`'s data.
+test: $(INSTALLED)
+	$(BIN)/python -m evchong.localservices --var var/test -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf var

@@ -1,0 +1,193 @@
+import hashlib
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import models
+from django.utils import timezone
+
+from chargers.choices import (
+    AuthorizationStatus,
+    ChargePointErrorCode,
+    ChargePointStatus,
+    Direction,
+    Protocol,
+    RegistrationStatus,
+)
+
+def _password_matches(password_hash: str, raw: str) -> bool:
+    # PBKDF2 costs ~0.5 s by design; boxes authenticate every request (EVCHONG) or connection
+    # (OCPP), so a success is remembered by (stored hash, digest of the password).
+    key = (password_hash, hashlib.sha256(raw.encode()).digest())
+    if key in _good_credentials:
+        return True
+    if check_password(raw, password_hash):
+        if len(_good_credentials) > 50_000:
+            _good_credentials.clear()
+        _good_credentials.add(key)
+        return True
+    return False
+
+
+_good_credentials: set[tuple[str, bytes]] = set()
+
+# A box counts as offline after this many heartbeat intervals without a message.
+MISSED_HEARTBEATS_OFFLINE = 2
+
+
+class Station(models.Model):
+    """A site. EVCHONG's chargePointSerialNumber is the station's code (EVCHONG 5)."""
+
+    code = models.CharField(max_length=25, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    address = models.CharField(max_length=300, blank=True)
+
+    def __str__(self):
+        return self.name or self.code
+
+
+class ChargeBox(models.Model):
+    serial = models.CharField(
+        max_length=64, unique=True, help_text="chargeBoxSerialNumber / OCPP charge point identity"
+    )
+    station = models.ForeignKey(Station, null=True, blank=True, on_delete=models.SET_NULL, related_name="boxes")
+    registration_status = models.CharField(
+        max_length=10, choices=RegistrationStatus.choices, default=RegistrationStatus.ACCEPTED
+    )
+    password_hash = models.CharField(max_length=200, blank=True, help_text="empty: no authentication")
+    vendor = models.CharField(max_length=50, blank=True)
+    model = models.CharField(max_length=50, blank=True)
+    charge_point_serial = models.CharField(max_length=25, blank=True)
+    firmware_version = models.CharField(max_length=50, blank=True)
+    iccid = models.CharField(max_length=20, blank=True)
+    imsi = models.CharField(max_length=20, blank=True)
+    meter_type = models.CharField(max_length=25, blank=True)
+    meter_serial = models.CharField(max_length=25, blank=True)
+    heartbeat_interval = models.PositiveIntegerField(
+        null=True, blank=True, help_text="seconds; empty: the system default"
+    )
+    protocol = models.CharField(max_length=10, choices=Protocol.choices, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_boot = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "charge boxes"
+        ordering = ["serial"]
+        permissions = [("use_command_api", "Can use the reverse and operations APIs")]
+
+    def __str__(self):
+        return self.serial
+
+    def set_password(self, raw: str | None) -> None:
+        self.password_hash = make_password(raw) if raw else ""
+
+    def check_password(self, raw: str) -> bool:
+        return bool(self.password_hash) and _password_matches(self.password_hash, raw)
+
+    @property
+    def requires_auth(self) -> bool:
+        return bool(self.password_hash)
+
+    @property
+    def effective_heartbeat_interval(self) -> int:
+        return self.heartbeat_interval or settings.HEARTBEAT_INTERVAL
+
+    @property
+    def is_online(self) -> bool:
+        if self.last_seen is None:
+            return False
+        grace = timedelta(seconds=self.effective_heartbeat_interval * MISSED_HEARTBEATS_OFFLINE)
+        return timezone.now() - self.last_seen <= grace
+
+
+class Connector(models.Model):
+    """connector_id 0 is the box itself (OCPP 1.6 §4.9)."""
+
+    box = models.ForeignKey(ChargeBox, on_delete=models.CASCADE, related_name="connectors")
+    connector_id = models.PositiveIntegerField()
+    status = models.CharField(max_length=15, choices=ChargePointStatus.choices, blank=True)
+    error_code = models.CharField(max_length=25, choices=ChargePointErrorCode.choices, blank=True)
+    info = models.CharField(max_length=50, blank=True)
+    vendor_id = models.CharField(max_length=255, blank=True)
+    vendor_error_code = models.CharField(max_length=50, blank=True)
+    # The words the box used, when its protocol is not OCPP 1.6 (EVCHONG "Occupied", "Mode3Error").
+    raw_status = models.CharField(max_length=30, blank=True)
+    raw_error_code = models.CharField(max_length=30, blank=True)
+    status_time = models.DateTimeField(null=True, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["box", "connector_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["box", "connector_id"], name="connector_unique_per_box"),
+        ]
+
+    def __str__(self):
+        return f"{self.box.serial}#{self.connector_id}"
+
+
+class IdTag(models.Model):
+    id_tag = models.CharField(max_length=20, unique=True)
+    status = models.CharField(
+        max_length=12, choices=AuthorizationStatus.choices, default=AuthorizationStatus.ACCEPTED
+    )
+    expiry = models.DateTimeField(null=True, blank=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    note = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id_tag"]
+        constraints = [
+            # ConcurrentTx is an answer, never a stored state.
+            models.CheckConstraint(
+                condition=~models.Q(status=AuthorizationStatus.CONCURRENT_TX), name="idtag_status_stored"
+            ),
+        ]
+
+    def __str__(self):
+        return self.id_tag
+
+
+class JournalEntry(models.Model):
+    """Every message in and out of a box, newest kept; trimmed by chargers.tasks.journal_trim."""
+
+    box = models.ForeignKey(ChargeBox, on_delete=models.CASCADE, related_name="journal")
+    at = models.DateTimeField(default=timezone.now)
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    protocol = models.CharField(max_length=10, choices=Protocol.choices)
+    action = models.CharField(max_length=50, blank=True)
+    payload = models.TextField()
+
+    class Meta:
+        verbose_name_plural = "journal entries"
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["box", "-id"], name="journal_box_newest")]
+
+    def __str__(self):
+        return f"{self.box_id} {self.direction} {self.action}"
+
+
+class Alarm(models.Model):
+    """A fault or exception a box reported that someone must hear of (EVCHONG 2.7)."""
+
+    box = models.ForeignKey(ChargeBox, on_delete=models.CASCADE, related_name="alarms")
+    connector_id = models.PositiveIntegerField()
+    transaction_id = models.IntegerField(null=True, blank=True)
+    status = models.CharField(max_length=15, choices=ChargePointStatus.choices)
+    error_code = models.CharField(max_length=25, blank=True)
+    vendor_error_code = models.CharField(max_length=50, blank=True)
+    info = models.CharField(max_length=50, blank=True)
+    notify_user = models.BooleanField(default=False)
+    notify_operations = models.BooleanField(default=False)
+    emailed = models.DateTimeField(null=True, blank=True)
+    raised = models.DateTimeField(default=timezone.now)
+    cleared = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised"]
+        indexes = [models.Index(fields=["box", "cleared"], name="alarm_box_open")]
+
+    def __str__(self):
+        return f"{self.box_id}#{self.connector_id} {self.status} {self.error_code}"

@@ -1,0 +1,198 @@
+"""Charge-box workflows shared by every protocol edge: boot, heartbeat, status, authorization."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from chargers.choices import AuthorizationStatus, ChargePointErrorCode, ChargePointStatus, RegistrationStatus
+from chargers.models import Alarm, ChargeBox, Connector, IdTag, JournalEntry
+from evchong.errors import ChargeBoxNotAccepted, UnknownChargeBox
+
+
+@dataclass(frozen=True)
+class IdTagInfo:
+    status: str
+    expiry: datetime | None = None
+    parent_id_tag: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == AuthorizationStatus.ACCEPTED
+
+
+@dataclass(frozen=True)
+class BootResult:
+    status: str
+    interval: int
+    current_time: datetime
+
+
+def box_get(*, serial: str, require_accepted: bool = True) -> ChargeBox:
+    try:
+        box = ChargeBox.objects.get(serial=serial)
+    except ChargeBox.DoesNotExist:
+        raise UnknownChargeBox(f"unknown charge box {serial!r}", field="chargeBoxSerialNumber") from None
+    if require_accepted and box.registration_status != RegistrationStatus.ACCEPTED:
+        raise ChargeBoxNotAccepted(
+            f"charge box {serial!r} is {box.registration_status.lower()}, not accepted",
+            field="chargeBoxSerialNumber",
+        )
+    return box
+
+
+def box_touch(*, box: ChargeBox, protocol: str) -> datetime:
+    """Any message is a sign of life. One UPDATE, no read."""
+    now = timezone.now()
+    ChargeBox.objects.filter(pk=box.pk).update(last_seen=now, protocol=protocol)
+    box.last_seen, box.protocol = now, protocol
+    return now
+
+
+def box_boot(
+    *,
+    serial: str,
+    protocol: str,
+    vendor: str = "",
+    model: str = "",
+    charge_point_serial: str = "",
+    firmware_version: str = "",
+    iccid: str = "",
+    imsi: str = "",
+    meter_type: str = "",
+    meter_serial: str = "",
+) -> BootResult:
+    """Only registered boxes are accepted (EVCHONG 2.1); what the box says of itself is recorded."""
+    now = timezone.now()
+    box = ChargeBox.objects.filter(serial=serial).first()
+    if box is None:
+        return BootResult(RegistrationStatus.REJECTED, settings.HEARTBEAT_INTERVAL, now)
+    reported = {
+        "vendor": vendor,
+        "model": model,
+        "charge_point_serial": charge_point_serial,
+        "firmware_version": firmware_version,
+        "iccid": iccid,
+        "imsi": imsi,
+        "meter_type": meter_type,
+        "meter_serial": meter_serial,
+    }
+    for name, value in reported.items():
+        if value:
+            setattr(box, name, value)
+    box.last_seen = box.last_boot = now
+    box.protocol = protocol
+    if box.station_id is None and charge_point_serial:
+        from chargers.models import Station
+
+        box.station = Station.objects.filter(code=charge_point_serial).first()
+    box.save()
+    return BootResult(box.registration_status, box.effective_heartbeat_interval, now)
+
+
+def idtag_authorize(*, id_tag: str, now: datetime | None = None) -> IdTagInfo:
+    """Status, expiry and parent of a tag; a blocked or expired parent (group) locks its members out."""
+    now = now or timezone.now()
+    tag = IdTag.objects.select_related("parent").filter(id_tag=id_tag).first()
+    if tag is None:
+        return IdTagInfo(AuthorizationStatus.INVALID)
+    parent = tag.parent
+    expiries = [e for e in (tag.expiry, parent.expiry if parent else None) if e]
+    expiry = min(expiries) if expiries else None
+    status = tag.status
+    if status == AuthorizationStatus.ACCEPTED and parent is not None and parent.status != AuthorizationStatus.ACCEPTED:
+        status = parent.status
+    if status == AuthorizationStatus.ACCEPTED and expiry is not None and expiry <= now:
+        status = AuthorizationStatus.EXPIRED
+    return IdTagInfo(status, expiry, parent.id_tag if parent else None)
+
+
+def connector_get(*, box: ChargeBox, connector_id: int, lock: bool = False) -> Connector:
+    """The connector row, created on first mention (boxes report connectors we were not told of)."""
+    try:
+        connector, _ = Connector.objects.get_or_create(box=box, connector_id=connector_id)
+    except IntegrityError:  # created concurrently by another request
+        connector = Connector.objects.get(box=box, connector_id=connector_id)
+    if lock:
+        connector = Connector.objects.select_for_update().get(pk=connector.pk)
+    return connector
+
+
+@transaction.atomic
+def connector_status_report(
+    *,
+    box: ChargeBox,
+    connector_id: int,
+    status: str,
+    error_code: str,
+    timestamp: datetime | None,
+    info: str = "",
+    vendor_id: str = "",
+    vendor_error_code: str = "",
+    raw_status: str = "",
+    raw_error_code: str = "",
+    transaction_id: int | None = None,
+    periodic: bool = False,
+) -> Connector:
+    """Record a connector's state and raise the alarms EVCHONG 2.7 asks for.
+
+    ``periodic`` reports (EVCHONG transactionId = -1) only update state. Otherwise a fault in a
+    session notifies the user and operations, an exception in a session notifies the user, and a
+    fault outside any session is e-mailed to operations.
+    """
+    from transactions.models import Transaction
+
+    connector = connector_get(box=box, connector_id=connector_id, lock=True)
+    timestamp = timestamp or timezone.now()
+    # Boxes replay queued notifications after a reconnect: an older report must not hide a newer one.
+    if connector.status_time is None or timestamp >= connector.status_time:
+        connector.status = status
+        connector.error_code = error_code
+        connector.info = info
+        connector.vendor_id = vendor_id
+        connector.vendor_error_code = vendor_error_code
+        connector.raw_status = raw_status
+        connector.raw_error_code = raw_error_code
+        connector.status_time = timestamp
+        connector.save()
+
+    healthy = status != ChargePointStatus.FAULTED and error_code in ("", ChargePointErrorCode.NO_ERROR)
+    if healthy:
+        Alarm.objects.filter(box=box, connector_id=connector_id, cleared__isnull=True).update(cleared=timezone.now())
+        return connector
+    if periodic:
+        return connector
+
+    if transaction_id is None:
+        transaction_id = (
+            Transaction.objects.filter(connector=connector, stopped_at__isnull=True).values_list("id", flat=True).first()
+        )
+    in_session = transaction_id is not None and transaction_id > 0
+    faulted = status == ChargePointStatus.FAULTED
+    if not faulted and not in_session:
+        return connector  # an exception outside a session concerns nobody yet
+    alarm = Alarm.objects.create(
+        box=box,
+        connector_id=connector_id,
+        transaction_id=transaction_id if in_session else None,
+        status=status,
+        error_code=error_code,
+        vendor_error_code=vendor_error_code,
+        info=info,
+        notify_user=in_session,
+        notify_operations=faulted,
+        raised=timestamp,
+    )
+    if faulted:
+        from chargers.tasks import alarm_email_operations
+
+        transaction.on_commit(lambda: alarm_email_operations.delay(alarm.pk))
+    return connector
+
+
+def journal_record(*, box: ChargeBox, direction: str, protocol: str, action: str, payload: str) -> None:
+    JournalEntry.objects.create(box=box, direction=direction, protocol=protocol, action=action, payload=payload)

@@ -1,0 +1,50 @@
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import connection
+from django.utils import timezone
+
+from chargers.models import Alarm
+
+
+@shared_task
+def alarm_email_operations(alarm_id: int) -> None:
+    # Claim the alarm with a conditional UPDATE so that a redelivered task sends no second mail.
+    claimed = Alarm.objects.filter(pk=alarm_id, emailed__isnull=True).update(emailed=timezone.now())
+    if not claimed:
+        return
+    alarm = Alarm.objects.select_related("box").get(pk=alarm_id)
+    subject = f"[evchong] {alarm.box.serial} connector {alarm.connector_id} {alarm.status}: {alarm.error_code}"
+    body = (
+        f"Charge box {alarm.box.serial}, connector {alarm.connector_id}\n"
+        f"status {alarm.status}, error {alarm.error_code}, vendor error {alarm.vendor_error_code or '-'}\n"
+        f"info: {alarm.info or '-'}\n"
+        f"transaction: {alarm.transaction_id or 'none'}\n"
+        f"reported at {alarm.raised.isoformat()}\n"
+    )
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, settings.OPERATIONS_EMAILS)
+    except Exception:
+        # Unclaim so the retry (late ack redelivery or the next run) can send it.
+        Alarm.objects.filter(pk=alarm_id).update(emailed=None)
+        raise
+
+
+@shared_task
+def journal_trim() -> int:
+    """Keep the newest JOURNAL_MAX_PER_BOX frames of each box."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            DELETE FROM chargers_journalentry j
+            USING (
+                SELECT box_id, id FROM (
+                    SELECT box_id, id, row_number() OVER (PARTITION BY box_id ORDER BY id DESC) AS rn
+                    FROM chargers_journalentry
+                ) ranked WHERE rn = %s
+            ) cut
+            WHERE j.box_id = cut.box_id AND j.id < cut.id
+            """,
+            [settings.JOURNAL_MAX_PER_BOX],
+        )
+        return cursor.rowcount

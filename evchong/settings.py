@@ -1,0 +1,166 @@
+"""Settings from the environment (12-factor). Every knob an operator may turn is listed in README.md."""
+
+import os
+import sys
+from pathlib import Path
+
+import dj_database_url
+
+from evchong.localservices import read_state
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    return os.environ.get(name, str(default)).lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+# Private services started by `make run` are found through var/services.json, so manage.py
+# commands need no configuration while it runs.
+_local = read_state() or {}
+DATABASE_URL = os.environ.get("DATABASE_URL") or _local.get("database_url") or ""
+REDIS_URL = os.environ.get("REDIS_URL") or _local.get("redis_url") or "redis://127.0.0.1:6379/0"
+if not DATABASE_URL and not {"makemigrations", "help", "--help", "check"} & set(sys.argv[1:2]):
+    print(
+        "evchong: no DATABASE_URL and no private services running; start `make run` "
+        "in another terminal or set DATABASE_URL",
+        file=sys.stderr,
+    )
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key-change-me-in-production")
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "*").split(",")
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "channels",
+    "chargers",
+    "transactions",
+    "firmware",
+    "evchong_api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "evchong.urls"
+ASGI_APPLICATION = "evchong.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL or "postgres://localhost/evchong")}
+# A pool instead of persistent connections: ASGI runs sync code in several threads, and each
+# request borrows a connection for its duration only.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    "min_size": env_int("DB_POOL_MIN", 1),
+    "max_size": env_int("DB_POOL_MAX", 20),
+    "timeout": env_float("DB_POOL_TIMEOUT", 10),
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = []
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+USE_TZ = True
+# The domain stores UTC; TIME_ZONE is what operators read in the admin and what the reverse
+# API's "yyyy-MM-dd HH:mm:ss" retrieveDate means (EVCHONG 3.3).
+TIME_ZONE = os.environ.get("TIME_ZONE", "Asia/Shanghai")
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL]},
+    }
+}
+
+# Celery: the broker is Redis. Tasks are acked after they ran (a worker killed mid-task gets
+# its task redelivered; every task is guarded by row state so a re-run is harmless).
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600)}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "journal-trim": {"task": "chargers.tasks.journal_trim", "schedule": 60.0},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "EVCHONG central system API",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "evchong@localhost")
+# Who gets fault e-mails (EVCHONG 2.7): comma-separated addresses.
+OPERATIONS_EMAILS = [a for a in os.environ.get("OPERATIONS_EMAILS", "operations@localhost").split(",") if a]
+
+# Charge-box behaviour.
+HEARTBEAT_INTERVAL = env_int("HEARTBEAT_INTERVAL", 60)  # seconds, told to boxes at boot
+JOURNAL_MAX_PER_BOX = env_int("JOURNAL_MAX_PER_BOX", 1000)  # frames kept per box
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,64 @@
+"""`make run`: private services (unless URLs are given), migrations, daphne and a Celery worker
+with its beat; Ctrl-C stops everything it started, in reverse order."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from evchong.localservices import VAR_DIR, services_for
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    env, local = services_for(VAR_DIR)
+    env = {**os.environ, **env, "DJANGO_SETTINGS_MODULE": "evchong.settings"}
+    port = env.get("PORT", "8000")
+    host = env.get("HOST", "127.0.0.1")
+    py = sys.executable
+    children: list[subprocess.Popen] = []
+    try:
+        subprocess.run([py, "manage.py", "migrate", "--noinput"], env=env, check=True)
+        commands = [
+            # No idle cut-off of healthy WebSocket connections (daphne's default is 24 h).
+            [py, "-m", "daphne", "-b", host, "-p", port, "--websocket_timeout", "-1",
+             "--proxy-headers", "evchong.asgi:application"],
+            [py, "-m", "celery", "-A", "evchong", "worker", "--beat", "--loglevel", env.get("LOG_LEVEL", "INFO"),
+             "--concurrency", env.get("CELERY_CONCURRENCY", "2"), "-s", str(VAR_DIR / "celerybeat-schedule")],
+        ]
+        for command in commands:
+            # Own process groups: the terminal's Ctrl-C reaches only us, and we stop them in order.
+            children.append(subprocess.Popen(command, env=env, start_new_session=True))
+        print(f"evchong: serving on http://{host}:{port}/  (Ctrl-C stops everything)", flush=True)
+        signal.signal(signal.SIGTERM, _interrupt)
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        failed = next(child for child in children if child.poll() is not None)
+        print(f"evchong: {failed.args[2]} exited with {failed.returncode}; stopping", file=sys.stderr)
+        return failed.returncode or 1
+    except KeyboardInterrupt:
+        return 0
+    except subprocess.CalledProcessError as exc:
+        return exc.returncode
+    finally:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in reversed(children):
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if local:
+            local.stop()
+        print("evchong: stopped", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class EvchongApiConfig(AppConfig):
+    name = "evchong_api"

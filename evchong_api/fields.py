@@ -1,0 +1,68 @@
+"""Field types of EVCHONG 4: epoch-millisecond times and the spec's enumerations."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone as dt_timezone
+
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
+
+# 2001-09-09 .. 2286-11-20 in epoch ms: a seconds value or garbage falls outside.
+_MIN_MS, _MAX_MS = 10**12, 10**13 - 1
+
+
+def to_epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class EpochMillisField(serializers.Field):
+    """dateTime in EVCHONG is epoch milliseconds; ISO 8601 strings are taken too."""
+
+    default_error_messages = {
+        "invalid": "Expected epoch milliseconds (e.g. 1425289031076) or an ISO 8601 date-time.",
+        "range": "Epoch milliseconds out of range (seconds sent instead of milliseconds?).",
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        if isinstance(data, str):
+            text = data.strip()
+            if text.lstrip("-").isdigit():
+                data = int(text)
+            else:
+                parsed = parse_datetime(text.replace(" ", "T", 1)) if text else None
+                if parsed is None:
+                    self.fail("invalid")
+                if parsed.tzinfo is None:
+                    parsed = parsed.replace(tzinfo=dt_timezone.utc)
+                return parsed
+        if isinstance(data, float) and data.is_integer():
+            data = int(data)
+        if not isinstance(data, int):
+            self.fail("invalid")
+        if not _MIN_MS <= data <= _MAX_MS:
+            self.fail("range")
+        return datetime.fromtimestamp(data / 1000, tz=dt_timezone.utc)
+
+    def to_representation(self, value):
+        return to_epoch_ms(value)
+
+
+class EnumField(serializers.ChoiceField):
+    """An enumeration value, spelled exactly as the spec spells it."""
+
+    def __init__(self, choices, **kwargs):
+        super().__init__(choices=choices, **kwargs)
+        self.error_messages["invalid_choice"] = f'"{{input}}" is not one of: {", ".join(choices)}.'
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer; a number in a string is taken (gateways quote numbers), a fraction or bool is not."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or (isinstance(data, float) and not data.is_integer()):
+            self.fail("invalid")
+        if isinstance(data, str) and not data.strip().lstrip("-").isdigit():
+            self.fail("invalid")
+        return super().to_internal_value(data)

@@ -1,0 +1,13 @@
+from django.db import models
+
+
+class FirmwareStatus(models.TextChoices):
+    """OCPP 1.6 §7.25 (EVCHONG 4.14 is a subset)."""
+
+    DOWNLOADED = "Downloaded"
+    DOWNLOAD_FAILED = "DownloadFailed"
+    DOWNLOADING = "Downloading"
+    IDLE = "Idle"
+    INSTALLATION_FAILED = "InstallationFailed"
+    INSTALLING = "Installing"
+    INSTALLED = "Installed"

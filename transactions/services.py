@@ -1,0 +1,163 @@
+"""Charging sessions: start, stop and meter values, the same for every protocol edge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+
+from chargers.choices import AuthorizationStatus
+from chargers.models import ChargeBox
+from chargers.services import IdTagInfo, connector_get, idtag_authorize
+from transactions.choices import Location, ReadingContext, Reason, ValueFormat
+from transactions.models import MeterValue, Transaction
+from transactions.units import DEFAULT_MEASURAND, measurand_canonical, normalise
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sampled value as a box reported it (OCPP 1.6 SampledValue plus its MeterValue timestamp)."""
+
+    timestamp: datetime
+    value: str
+    measurand: str = DEFAULT_MEASURAND
+    unit: str | None = None
+    phase: str = ""
+    location: str = Location.OUTLET
+    context: str = ReadingContext.SAMPLE_PERIODIC
+    format: str = ValueFormat.RAW
+
+
+@dataclass(frozen=True)
+class StartResult:
+    transaction: Transaction
+    id_tag_info: IdTagInfo
+
+
+@dataclass(frozen=True)
+class StopResult:
+    transaction: Transaction | None
+    id_tag_info: IdTagInfo | None
+
+
+def transaction_start(
+    *,
+    box: ChargeBox,
+    connector_id: int,
+    id_tag: str,
+    meter_start_wh: int,
+    timestamp: datetime,
+    reservation_id: int | None = None,
+) -> StartResult:
+    """Record a session the box has started; a replay of the same start gets the same id.
+
+    The box has already started charging, so the start is always recorded; the answer's
+    idTagInfo tells the box whether to go on. Starts on one connector are serialised by a row
+    lock on the connector, and a database constraint keeps one active session per connector.
+    """
+    with transaction.atomic():
+        connector = connector_get(box=box, connector_id=connector_id, lock=True)
+        replay = Transaction.objects.filter(connector=connector, id_tag=id_tag, started_at=timestamp).first()
+        if replay is not None:
+            return StartResult(replay, idtag_authorize(id_tag=id_tag))
+
+        info = idtag_authorize(id_tag=id_tag)
+        if (
+            info.accepted
+            and Transaction.objects.filter(id_tag=id_tag, stopped_at__isnull=True).exclude(connector=connector).exists()
+        ):
+            info = IdTagInfo(AuthorizationStatus.CONCURRENT_TX, info.expiry, info.parent_id_tag)
+
+        stopped_at = None
+        active = Transaction.objects.filter(connector=connector, stopped_at__isnull=True).first()
+        if active is not None:
+            if active.started_at <= timestamp:
+                # The box lost the stop of the earlier session (power loss, full offline queue):
+                # it cannot run two at once, so the earlier one ended when this one began.
+                active.stopped_at = timestamp
+                active.stop_reason = Reason.OTHER
+                active.save(update_fields=["stopped_at", "stop_reason"])
+            else:
+                # A late report of an older offline session: keep it, closed, behind the active one.
+                stopped_at = active.started_at
+        created = Transaction.objects.create(
+            box=box,
+            connector=connector,
+            id_tag=id_tag,
+            reservation_id=reservation_id,
+            meter_start_wh=meter_start_wh,
+            started_at=timestamp,
+            stopped_at=stopped_at,
+            stop_reason=Reason.OTHER if stopped_at else "",
+        )
+        return StartResult(created, info)
+
+
+def transaction_stop(
+    *,
+    box: ChargeBox,
+    transaction_id: int,
+    meter_stop_wh: int,
+    timestamp: datetime,
+    id_tag: str | None = None,
+    reason: str = "",
+    samples: list[Sample] = (),
+) -> StopResult:
+    """Close a session. Unknown or already closed sessions are answered too (boxes would retry
+    forever otherwise); their transaction data is kept against the id the box reported."""
+    with transaction.atomic():
+        tx = Transaction.objects.select_for_update().filter(pk=transaction_id, box=box).first()
+        if tx is not None and tx.stopped_at is None:
+            tx.meter_stop_wh = meter_stop_wh
+            tx.stopped_at = timestamp
+            tx.stop_reason = reason or Reason.LOCAL
+            tx.stop_id_tag = id_tag or ""
+            tx.save(update_fields=["meter_stop_wh", "stopped_at", "stop_reason", "stop_id_tag"])
+            tx.refresh_from_db(fields=["energy_wh"])
+        connector_id = tx.connector.connector_id if tx is not None else 0
+        meter_values_store(
+            box=box, connector_id=connector_id, transaction_id=transaction_id, samples=samples, transaction_row=tx
+        )
+    tag = id_tag or (tx.id_tag if tx is not None else None)
+    return StopResult(tx, idtag_authorize(id_tag=tag) if tag else None)
+
+
+def meter_values_store(
+    *,
+    box: ChargeBox,
+    connector_id: int,
+    transaction_id: int | None,
+    samples: list[Sample],
+    transaction_row: Transaction | None = None,
+) -> None:
+    """Store every sampled value; replays are ignored by a unique constraint."""
+    if not samples:
+        return
+    tx = transaction_row
+    if tx is None and transaction_id is not None and transaction_id > 0:
+        tx = Transaction.objects.filter(pk=transaction_id, box=box).first()
+    rows = []
+    for sample in samples:
+        measurand = measurand_canonical(sample.measurand) or sample.measurand
+        value, unit = normalise(sample.value, sample.unit, measurand)
+        rows.append(
+            MeterValue(
+                box=box,
+                connector_id=connector_id,
+                transaction=tx,
+                reported_transaction_id=transaction_id,
+                timestamp=sample.timestamp,
+                measurand=measurand,
+                phase=sample.phase or "",
+                location=sample.location or Location.OUTLET,
+                context=sample.context or ReadingContext.SAMPLE_PERIODIC,
+                format=sample.format or ValueFormat.RAW,
+                value=value,
+                unit=unit,
+                raw_value=sample.value,
+                raw_unit=sample.unit or "",
+                raw_measurand=sample.measurand or "",
+            )
+        )
+    MeterValue.objects.bulk_create(rows, ignore_conflicts=True)
