@@ -1,0 +1,129 @@
+"""Shared fixtures. Everything runs on the real PostgreSQL and Redis that `make test` starts (or
+the ones DATABASE_URL / REDIS_URL name): no SQLite, no fakeredis, no eager Celery."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.core.management import call_command
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def database_url_of(settings_dict: dict) -> str:
+    host = settings_dict["HOST"] or "localhost"
+    host = quote(host, safe="") if host.startswith("/") else host
+    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+    password = f":{quote(settings_dict['PASSWORD'])}" if settings_dict.get("PASSWORD") else ""
+    return f"postgres://{quote(settings_dict['USER'] or '')}{password}@{host}{port}/{settings_dict['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def test_database_url(django_db_setup, django_db_blocker) -> str:
+    from django.db import connection
+
+    return database_url_of(connection.settings_dict)
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+@pytest.fixture(scope="session")
+def server_env(test_database_url) -> dict:
+    from django.conf import settings
+
+    return {
+        **os.environ,
+        "DATABASE_URL": test_database_url,
+        "REDIS_URL": settings.REDIS_URL,
+        "DJANGO_SETTINGS_MODULE": "evchong.settings",
+    }
+
+
+@pytest.fixture(scope="session")
+def live_server_url(server_env) -> str:
+    """A real daphne process serving the test database. Tests that use it need `transactional_db`
+    so that what they write is committed and visible to the server."""
+    port = free_port()
+    log = open(ROOT / "var" / "test" / "daphne.log", "w") if (ROOT / "var" / "test").is_dir() else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "evchong.asgi:application"],
+        env=server_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker (in a thread of this process) consuming from the real Redis broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    from evchong.celery import app
+
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+        yield worker
+
+
+@pytest.fixture
+def make_box(db):
+    def make(serial="BOX-1", connectors=2, password=None, **options):
+        args = [serial, "--connectors", str(connectors)]
+        if password:
+            args += ["--password", password]
+        for key, value in options.items():
+            args += [f"--{key}", value]
+        call_command("addbox", *args, stdout=open(os.devnull, "w"))
+        from chargers.models import ChargeBox
+
+        return ChargeBox.objects.get(serial=serial)
+
+    return make
+
+
+@pytest.fixture
+def make_tag(db):
+    def make(tag, status=None, expiry=None, parent=None):
+        args = [tag]
+        if status:
+            args += ["--status", status]
+        if expiry:
+            args += ["--expiry", expiry]
+        if parent:
+            args += ["--parent", parent]
+        call_command("addidtag", *args, stdout=open(os.devnull, "w"))
+        from chargers.models import IdTag
+
+        return IdTag.objects.get(id_tag=tag)
+
+    return make
