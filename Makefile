@@ -19,8 +19,9 @@ run: $(INSTALLED)
 	$(BIN)/python -m evchong.stack
 
 # Tests get their own private services under var/test, so they never touch `make run`'s data.
+TEST_VAR ?= var/test
 test: $(INSTALLED)
-	$(BIN)/python -m evchong.localservices --var var/test -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m evchong.localservices --var $(TEST_VAR) -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf var

@@ -185,7 +185,7 @@ def main(argv: list[str]) -> int:
     """`python -m evchong.localservices [--var DIR] -- CMD ...`: run CMD with the services up."""
     var_dir = VAR_DIR
     if argv[:1] == ["--var"]:
-        var_dir, argv = Path(argv[1]), argv[2:]
+        var_dir, argv = Path(argv[1]).resolve(), argv[2:]
     if argv[:1] == ["--"]:
         argv = argv[1:]
     env, local = services_for(var_dir)

@@ -3,6 +3,7 @@ for what a box sent)."""
 
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from evchong.errors import ChargeBoxNotAccepted, DomainError, UnknownChargeBox
 from evchong_api.parsing import EnvelopeError
@@ -17,7 +18,12 @@ def _flatten(detail, prefix=""):
     if isinstance(detail, dict):
         out = {}
         for key, value in detail.items():
-            name = f"{prefix}[{key}]" if isinstance(key, int) else (f"{prefix}.{key}" if prefix else str(key))
+            if key == api_settings.NON_FIELD_ERRORS_KEY:  # a problem of the object itself
+                name = prefix or "data"
+            elif isinstance(key, int):
+                name = f"{prefix}[{key}]"
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
             out.update(_flatten(value, name))
         return out
     if isinstance(detail, list) and detail and not all(isinstance(d, str) for d in detail):

@@ -109,6 +109,9 @@ class ForwardView(APIView):
     @staticmethod
     def document(request) -> dict:
         data = request.data
+        if not data and not int(request.META.get("CONTENT_LENGTH") or 0):
+            # DRF hands an empty body to no parser at all.
+            raise EnvelopeError("the request body is empty; expected data={...} or a JSON object")
         if isinstance(data, dict) and not hasattr(data, "getlist"):
             return data
         # multipart/form-data: the JSON is the "data" field
