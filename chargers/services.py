@@ -122,6 +122,17 @@ def connector_get(*, box: ChargeBox, connector_id: int, lock: bool = False) -> C
     return connector
 
 
+def active_transaction_id(*, box: ChargeBox, connector_id: int) -> int | None:
+    """The session running on a connector, if any."""
+    from transactions.models import Transaction  # transactions depends on chargers, not back
+
+    return (
+        Transaction.objects.filter(box=box, connector__connector_id=connector_id, stopped_at__isnull=True)
+        .values_list("id", flat=True)
+        .first()
+    )
+
+
 @transaction.atomic
 def connector_status_report(
     *,
@@ -144,8 +155,6 @@ def connector_status_report(
     session notifies the user and operations, an exception in a session notifies the user, and a
     fault outside any session is e-mailed to operations.
     """
-    from transactions.models import Transaction
-
     connector = connector_get(box=box, connector_id=connector_id, lock=True)
     timestamp = timestamp or timezone.now()
     # Boxes replay queued notifications after a reconnect: an older report must not hide a newer one.
@@ -168,9 +177,7 @@ def connector_status_report(
         return connector
 
     if transaction_id is None:
-        transaction_id = (
-            Transaction.objects.filter(connector=connector, stopped_at__isnull=True).values_list("id", flat=True).first()
-        )
+        transaction_id = active_transaction_id(box=box, connector_id=connector_id)
     in_session = transaction_id is not None and transaction_id > 0
     faulted = status == ChargePointStatus.FAULTED
     if not faulted and not in_session:

@@ -16,6 +16,7 @@ from chargers.choices import Direction, Protocol, RegistrationStatus
 from chargers.models import ChargeBox
 from chargers.services import (
     IdTagInfo,
+    active_transaction_id,
     box_boot,
     box_get,
     box_touch,
@@ -30,7 +31,6 @@ from evchong_api.errors import exception_handler
 from evchong_api.fields import to_epoch_ms
 from evchong_api.parsing import EnvelopeError, EvchongParser, flatten, parse_json
 from firmware.services import firmware_status_record
-from transactions.models import Transaction
 from transactions.services import Sample, meter_values_store, transaction_start, transaction_stop
 
 
@@ -226,10 +226,7 @@ class StatusNotifyView(ForwardView):
     def handle(self, box, data):
         transaction_id = data.get("transactionId")
         in_session = (transaction_id or 0) > 0 or (
-            transaction_id is None
-            and Transaction.objects.filter(
-                box=box, connector__connector_id=data["connectorId"], stopped_at__isnull=True
-            ).exists()
+            transaction_id is None and active_transaction_id(box=box, connector_id=data["connectorId"]) is not None
         )
         connector_status_report(
             box=box,
