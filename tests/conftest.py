@@ -64,24 +64,38 @@ def server_env(test_database_url) -> dict:
 
 
 @pytest.fixture(scope="session")
-def live_server_url(server_env) -> str:
-    """A real daphne process serving the test database. Tests that use it need `transactional_db`
-    so that what they write is committed and visible to the server."""
-    port = free_port()
-    log = open(ROOT / "var" / "test" / "daphne.log", "w") if (ROOT / "var" / "test").is_dir() else subprocess.DEVNULL
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "evchong.asgi:application"],
-        env=server_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
+def start_daphne(server_env):
+    """Start real daphne processes on the test database: ``start_daphne(**env) -> base URL``.
+    Every process started is stopped at the end of the session."""
+    procs = []
+
+    def start(**env) -> str:
+        port = free_port()
+        log_dir = ROOT / "var" / "test"
+        log = open(log_dir / f"daphne-{port}.log", "w") if log_dir.is_dir() else subprocess.DEVNULL
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "evchong.asgi:application"],
+            env={**server_env, **env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+        procs.append(proc)
         wait_for_port(port, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for proc in procs:
         proc.terminate()
+    for proc in procs:
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def live_server_url(start_daphne) -> str:
+    """A real daphne process serving the test database. Tests that use it need `transactional_db`
+    so that what they write is committed and visible to the server."""
+    return start_daphne()
 
 
 @pytest.fixture
