@@ -105,6 +105,7 @@ def celery_worker(transactional_db):
 
     from evchong.celery import app
 
+    app.control.purge()  # tasks queued by earlier tests refer to rows that are gone
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
         yield worker
 
