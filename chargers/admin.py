@@ -30,13 +30,13 @@ class ChargeBoxAdmin(admin.ModelAdmin):
     list_filter = ["registration_status", "protocol", "station", "vendor", "model", "firmware_version"]
     search_fields = ["serial", "charge_point_serial", "iccid"]
     list_select_related = ["station"]
-    readonly_fields = ["last_seen", "last_boot", "protocol", "created", "password_hash"]
+    readonly_fields = ["last_seen", "last_boot", "protocol", "connected_node", "created", "password_hash"]
     inlines = [ConnectorInline]
     fieldsets = [
         (None, {"fields": ["serial", "station", "registration_status", "heartbeat_interval", "password_hash"]}),
         ("Reported by the box", {"fields": ["vendor", "model", "charge_point_serial", "firmware_version", "iccid",
                                             "imsi", "meter_type", "meter_serial"]}),
-        ("Activity", {"fields": ["protocol", "last_seen", "last_boot", "created"]}),
+        ("Activity", {"fields": ["protocol", "connected_node", "last_seen", "last_boot", "created"]}),
     ]
 
     def get_queryset(self, request):

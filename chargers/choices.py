@@ -54,6 +54,15 @@ class AuthorizationStatus(models.TextChoices):
     CONCURRENT_TX = "ConcurrentTx"
 
 
+class DataTransferStatus(models.TextChoices):
+    """OCPP 1.6 §7.23."""
+
+    ACCEPTED = "Accepted"
+    REJECTED = "Rejected"
+    UNKNOWN_MESSAGE_ID = "UnknownMessageId"
+    UNKNOWN_VENDOR_ID = "UnknownVendorId"
+
+
 class Protocol(models.TextChoices):
     OCPP16 = "ocpp1.6", "OCPP 1.6J"
     EVCHONG = "evchong", "EVCHONG REST"

@@ -31,8 +31,8 @@ def _password_matches(password_hash: str, raw: str) -> bool:
 
 _good_credentials: set[tuple[str, bytes]] = set()
 
-# A box counts as offline after this many heartbeat intervals without a message.
-MISSED_HEARTBEATS_OFFLINE = 2
+# Boxes on these protocols hold a connection open: they are offline as soon as it closes.
+CONNECTED_PROTOCOLS = frozenset({Protocol.OCPP16})
 
 
 class Station(models.Model):
@@ -68,6 +68,9 @@ class ChargeBox(models.Model):
     )
     protocol = models.CharField(max_length=10, choices=Protocol.choices, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True, db_index=True)
+    connected_node = models.CharField(
+        max_length=200, blank=True, help_text="the server process and connection holding the box's socket; empty: none"
+    )
     last_boot = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
@@ -97,7 +100,9 @@ class ChargeBox(models.Model):
     def is_online(self) -> bool:
         if self.last_seen is None:
             return False
-        grace = timedelta(seconds=self.effective_heartbeat_interval * MISSED_HEARTBEATS_OFFLINE)
+        if self.protocol in CONNECTED_PROTOCOLS and not self.connected_node:
+            return False
+        grace = timedelta(seconds=self.effective_heartbeat_interval * settings.MISSED_HEARTBEATS_OFFLINE)
         return timezone.now() - self.last_seen <= grace
 
 

@@ -9,9 +9,18 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from chargers.choices import AuthorizationStatus, ChargePointErrorCode, ChargePointStatus, RegistrationStatus
+from chargers.choices import (
+    AuthorizationStatus,
+    ChargePointErrorCode,
+    ChargePointStatus,
+    DataTransferStatus,
+    RegistrationStatus,
+)
 from chargers.models import Alarm, ChargeBox, Connector, IdTag, JournalEntry
-from evchong.errors import ChargeBoxNotAccepted, UnknownChargeBox
+from evchong.errors import ChargeBoxNotAccepted, DomainError, UnknownChargeBox
+
+# Connector ids are stored as PostgreSQL integers.
+CONNECTOR_ID_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -37,11 +46,27 @@ def box_get(*, serial: str, require_accepted: bool = True) -> ChargeBox:
         box = ChargeBox.objects.get(serial=serial)
     except ChargeBox.DoesNotExist:
         raise UnknownChargeBox(f"unknown charge box {serial!r}", field="chargeBoxSerialNumber") from None
-    if require_accepted and box.registration_status != RegistrationStatus.ACCEPTED:
+    if require_accepted:
+        box_require_accepted(box=box)
+    return box
+
+
+def box_require_accepted(*, box: ChargeBox) -> None:
+    """A box that is not accepted may only boot (EVCHONG 2.1, OCPP 1.6 §4.2)."""
+    if box.registration_status != RegistrationStatus.ACCEPTED:
         raise ChargeBoxNotAccepted(
-            f"charge box {serial!r} is {box.registration_status.lower()}, not accepted",
+            f"charge box {box.serial!r} is {box.registration_status.lower()}, not accepted",
             field="chargeBoxSerialNumber",
         )
+
+
+def box_register(*, serial: str) -> ChargeBox:
+    """An unknown box that made contact, kept Pending until an operator accepts it in the admin."""
+    if not 0 < len(serial) <= ChargeBox._meta.get_field("serial").max_length:
+        raise UnknownChargeBox(f"{serial!r} cannot be a charge box serial", field="chargeBoxSerialNumber")
+    box, _ = ChargeBox.objects.get_or_create(
+        serial=serial, defaults={"registration_status": RegistrationStatus.PENDING}
+    )
     return box
 
 
@@ -51,6 +76,19 @@ def box_touch(*, box: ChargeBox, protocol: str) -> datetime:
     ChargeBox.objects.filter(pk=box.pk).update(last_seen=now, protocol=protocol)
     box.last_seen, box.protocol = now, protocol
     return now
+
+
+def box_connected(*, box: ChargeBox, protocol: str, node: str) -> None:
+    """The box holds a connection to ``node`` (a server process and connection); it replaces any other."""
+    now = timezone.now()
+    ChargeBox.objects.filter(pk=box.pk).update(last_seen=now, protocol=protocol, connected_node=node)
+    box.last_seen, box.protocol, box.connected_node = now, protocol, node
+
+
+def box_disconnected(*, box: ChargeBox, node: str) -> bool:
+    """The connection at ``node`` closed. Conditional, so that an old connection closing after a
+    newer one replaced it does not mark the box offline."""
+    return bool(ChargeBox.objects.filter(pk=box.pk, connected_node=node).update(connected_node=""))
 
 
 def box_boot(
@@ -113,6 +151,8 @@ def idtag_authorize(*, id_tag: str, now: datetime | None = None) -> IdTagInfo:
 
 def connector_get(*, box: ChargeBox, connector_id: int, lock: bool = False) -> Connector:
     """The connector row, created on first mention (boxes report connectors we were not told of)."""
+    if not 0 <= connector_id <= CONNECTOR_ID_MAX:
+        raise DomainError(f"there is no connector {connector_id}", field="connectorId")
     try:
         connector, _ = Connector.objects.get_or_create(box=box, connector_id=connector_id)
     except IntegrityError:  # created concurrently by another request
@@ -199,6 +239,12 @@ def connector_status_report(
 
         transaction.on_commit(lambda: alarm_email_operations.delay(alarm.pk))
     return connector
+
+
+def data_transfer_receive(*, box: ChargeBox, vendor_id: str, message_id: str = "", data: str = "") -> str:
+    """A vendor-specific message from a box (OCPP 1.6 §4.3). No vendor extension is known yet, so
+    every vendor is unknown; the message itself is in the box's journal."""
+    return DataTransferStatus.UNKNOWN_VENDOR_ID
 
 
 def journal_record(*, box: ChargeBox, direction: str, protocol: str, action: str, payload: str) -> None:

@@ -155,6 +155,8 @@ OPERATIONS_EMAILS = [a for a in os.environ.get("OPERATIONS_EMAILS", "operations@
 # Charge-box behaviour.
 HEARTBEAT_INTERVAL = env_int("HEARTBEAT_INTERVAL", 60)  # seconds, told to boxes at boot
 JOURNAL_MAX_PER_BOX = env_int("JOURNAL_MAX_PER_BOX", 1000)  # frames kept per box
+# A box counts as offline after this many heartbeat intervals without a message.
+MISSED_HEARTBEATS_OFFLINE = env_int("MISSED_HEARTBEATS_OFFLINE", 2)
 
 LOGGING = {
     "version": 1,

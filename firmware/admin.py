@@ -1,10 +1,10 @@
 from django.contrib import admin
 
-from firmware.models import FirmwareStatusEvent
+from firmware.models import DiagnosticsStatusEvent, FirmwareStatusEvent
 
 
-@admin.register(FirmwareStatusEvent)
-class FirmwareStatusEventAdmin(admin.ModelAdmin):
+@admin.register(FirmwareStatusEvent, DiagnosticsStatusEvent)
+class StatusEventAdmin(admin.ModelAdmin):
     list_display = ["received", "box", "status"]
     list_filter = ["status"]
     search_fields = ["box__serial"]

@@ -11,3 +11,12 @@ class FirmwareStatus(models.TextChoices):
     INSTALLATION_FAILED = "InstallationFailed"
     INSTALLING = "Installing"
     INSTALLED = "Installed"
+
+
+class DiagnosticsStatus(models.TextChoices):
+    """OCPP 1.6 §7.24."""
+
+    IDLE = "Idle"
+    UPLOADED = "Uploaded"
+    UPLOAD_FAILED = "UploadFailed"
+    UPLOADING = "Uploading"

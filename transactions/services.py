@@ -9,7 +9,8 @@ from django.db import transaction
 
 from chargers.choices import AuthorizationStatus
 from chargers.models import ChargeBox
-from chargers.services import IdTagInfo, connector_get, idtag_authorize
+from chargers.services import CONNECTOR_ID_MAX, IdTagInfo, connector_get, idtag_authorize
+from evchong.errors import DomainError
 from transactions.choices import Location, ReadingContext, Reason, ValueFormat
 from transactions.models import MeterValue, Transaction
 from transactions.units import DEFAULT_MEASURAND, measurand_canonical, normalise
@@ -56,6 +57,8 @@ def transaction_start(
     idTagInfo tells the box whether to go on. Starts on one connector are serialised by a row
     lock on the connector, and a database constraint keeps one active session per connector.
     """
+    if connector_id < 1:
+        raise DomainError("transactions run on connectors 1 and up (0 is the box itself)", field="connectorId")
     with transaction.atomic():
         connector = connector_get(box=box, connector_id=connector_id, lock=True)
         replay = Transaction.objects.filter(connector=connector, id_tag=id_tag, started_at=timestamp).first()
@@ -132,6 +135,8 @@ def meter_values_store(
     transaction_row: Transaction | None = None,
 ) -> None:
     """Store every sampled value; replays are ignored by a unique constraint."""
+    if not 0 <= connector_id <= CONNECTOR_ID_MAX:
+        raise DomainError(f"there is no connector {connector_id}", field="connectorId")
     if not samples:
         return
     tx = transaction_row

@@ -31,7 +31,9 @@ _UNITS = {
     "a": ("A", 1, 0), "amp": ("A", 1, 0),  # EVCHONG 4.6 "Amp"
     "v": ("V", 1, 0), "volt": ("V", 1, 0),  # EVCHONG 4.6 "Volt"
     "celsius": ("Celsius", 1, 0), "k": ("Celsius", 1, -273.15), "fahrenheit": ("Celsius", 5 / 9, -32 * 5 / 9),
+    "celcius": ("Celsius", 1, 0),  # sic: the OCPP 1.6 JSON schema's spelling
     "percent": ("Percent", 1, 0),
+    "hertz": ("Hz", 1, 0), "hz": ("Hz", 1, 0),
 }
 UNITS_ACCEPTED = ["Wh", "kWh", "varh", "kvarh", "W", "kW", "VA", "kVA", "var", "kvar", "A", "Amp", "V", "Volt",
                   "Celsius", "K", "Fahrenheit", "Percent"]
