@@ -6,8 +6,14 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-# WebSocket routes (OCPP) join here; charge boxes send no Origin header, so they must not sit
-# behind AllowedHostsOriginValidator.
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from ocpp16 import wsserver  # noqa: E402
+from ocpp16.routing import websocket_urlpatterns  # noqa: E402
+
+# HTTP 404/401 refusals and 1009 closes for OCPP connections when daphne serves us.
+wsserver.install()
+
+# Charge boxes send no Origin header, so the OCPP route must not sit behind
+# AllowedHostsOriginValidator.
+application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)})

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "transactions",
     "firmware",
     "evchong_api",
+    "ocpp16",
 ]
 
 MIDDLEWARE = [
@@ -157,6 +158,15 @@ HEARTBEAT_INTERVAL = env_int("HEARTBEAT_INTERVAL", 60)  # seconds, told to boxes
 JOURNAL_MAX_PER_BOX = env_int("JOURNAL_MAX_PER_BOX", 1000)  # frames kept per box
 # A box counts as offline after this many heartbeat intervals without a message.
 MISSED_HEARTBEATS_OFFLINE = env_int("MISSED_HEARTBEATS_OFFLINE", 2)
+
+# OCPP 1.6J edge
+# Unknown boxes that connect are registered as Pending (approved in the admin) instead of refused.
+OCPP_AUTO_REGISTER = env_bool("OCPP_AUTO_REGISTER", False)
+OCPP_CALL_TIMEOUT = env_float("OCPP_CALL_TIMEOUT", 20)  # seconds a box has to answer our CALL
+# Larger incoming frames close the connection with 1009 (message too big).
+OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 65536)
+OCPP_PING_INTERVAL = env_int("OCPP_PING_INTERVAL", 30)  # seconds of silence before the server pings
+OCPP_PING_TIMEOUT = env_int("OCPP_PING_TIMEOUT", 60)  # seconds without a pong before the socket is closed
 
 LOGGING = {
     "version": 1,

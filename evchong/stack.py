@@ -16,6 +16,20 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def daphne_command(py: str, host: str, port: str) -> list[str]:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evchong.settings")
+    from django.conf import settings  # read once the private services are up: settings find them
+
+    return [
+        py, "-m", "daphne", "-b", host, "-p", port,
+        # No idle cut-off of healthy WebSocket connections (daphne's default is 24 h).
+        "--websocket_timeout", "-1",
+        # Server pings keep the NAT and mobile-network paths to charge boxes open, and find dead ones.
+        "--ping-interval", str(settings.OCPP_PING_INTERVAL), "--ping-timeout", str(settings.OCPP_PING_TIMEOUT),
+        "--proxy-headers", "evchong.asgi:application",
+    ]
+
+
 def main() -> int:
     env, local = services_for(VAR_DIR)
     env = {**os.environ, **env, "DJANGO_SETTINGS_MODULE": "evchong.settings"}
@@ -26,9 +40,7 @@ def main() -> int:
     try:
         subprocess.run([py, "manage.py", "migrate", "--noinput"], env=env, check=True)
         commands = [
-            # No idle cut-off of healthy WebSocket connections (daphne's default is 24 h).
-            [py, "-m", "daphne", "-b", host, "-p", port, "--websocket_timeout", "-1",
-             "--proxy-headers", "evchong.asgi:application"],
+            daphne_command(py, host, port),
             [py, "-m", "celery", "-A", "evchong", "worker", "--beat", "--loglevel", env.get("LOG_LEVEL", "INFO"),
              "--concurrency", env.get("CELERY_CONCURRENCY", "2"), "-s", str(VAR_DIR / "celerybeat-schedule")],
         ]

@@ -1,0 +1,262 @@
+"""The OCPP 1.6J WebSocket consumer: one instance per box connection, an adapter between the wire
+(OCPP-J frames) and the domain (through ocpp16.handlers, in worker threads)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import os
+import socket
+import time
+from collections import deque
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from chargers.choices import Protocol
+from chargers.models import ChargeBox
+from chargers.services import box_connected, box_disconnected, box_register
+from evchong.errors import DomainError
+from ocpp16.calls import ANSWERED, ERROR, OFFLINE, TIMEOUT, box_group, reply_push
+from ocpp16.errors import ErrorCode, OcppError
+from ocpp16.handlers import call_answer, frame_received, frame_sent
+from ocpp16.rpc import (
+    CALLERROR,
+    CALLRESULT,
+    Call,
+    CallResult,
+    FrameError,
+    call_frame,
+    error_frame,
+    new_unique_id,
+    parse,
+)
+from ocpp16.schemas import validate_response
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOL = "ocpp1.6"
+# The ASGI "WebSocket Denial Response" extension: an HTTP answer instead of the upgrade.
+DENIAL_EXTENSION = "websocket.http.response"
+NODE = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def in_thread(function):
+    """Database work off the event loop, in a worker thread of its own (not the one thread that
+    thread-sensitive calls share), so one box's slow query never holds up another box."""
+    return database_sync_to_async(function, thread_sensitive=False)
+
+
+def charge_box_id(scope: dict) -> str:
+    """The last path segment, percent-decoded (OCPP-J 1.6 §3.1.1): "/ocpp/RDAM%20123" is "RDAM 123".
+    Taken from the raw path, so that an encoded "/" stays part of the id."""
+    raw = scope.get("raw_path") or scope["path"].encode()
+    try:
+        return unquote_to_bytes(raw.rsplit(b"/", 1)[-1]).decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+
+
+def basic_credentials(scope: dict) -> tuple[str, str] | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, encoded = value.partition(b" ")
+            if scheme.lower() != b"basic":
+                return None
+            try:
+                username, _, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+            return username, password
+    return None
+
+
+def box_for_connection(*, serial: str, credentials: tuple[str, str] | None) -> tuple[int, ChargeBox | None]:
+    """(HTTP status, box) for a box asking to connect: 200, 404 unknown, 401 bad credentials."""
+    box = ChargeBox.objects.filter(serial=serial).first()
+    if box is None:
+        return (200 if settings.OCPP_AUTO_REGISTER else 404), None
+    # Security profile 1: HTTP Basic, username = the charge box id (OCPP-J 1.6 §6.2.2).
+    if box.requires_auth and not (credentials and credentials[0] == serial and box.check_password(credentials[1])):
+        return 401, box
+    return 200, box
+
+
+@dataclass
+class OutgoingCall:
+    action: str
+    payload: dict
+    reply_key: str
+    deadline: float  # time.time() at which the caller stops waiting
+    unique_id: str = ""
+    timer: asyncio.Task | None = None
+
+
+class OcppConsumer(AsyncWebsocketConsumer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.serial = ""
+        self.box: ChargeBox | None = None
+        self.node = ""  # set once the connection is ours: where the box can be reached
+        self.connected_at = 0.0
+        self.outbox: deque[OutgoingCall] = deque()
+        self.pending: OutgoingCall | None = None
+        self.keeper: asyncio.Task | None = None
+
+    async def dispatch(self, message):
+        # Channels closes stale database connections before every event, through the one thread
+        # that all consumers share; our database work runs in worker threads that clean up after
+        # themselves, so no event needs to queue for that thread.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
+        await handler(message)
+
+    async def connect(self):
+        self.serial = charge_box_id(self.scope)
+        if not self.serial:
+            return await self.deny(404, "no charge box id in the path")
+        status, box = await in_thread(box_for_connection)(serial=self.serial, credentials=basic_credentials(self.scope))
+        if status != 200:
+            return await self.deny(status, "unknown charge box" if status == 404 else "authentication failed")
+        if SUBPROTOCOL not in self.scope.get("subprotocols", []):
+            # OCPP-J 1.6 §3.2: complete the handshake without a subprotocol, then close at once.
+            await self.accept()
+            return await self.close(code=1002)
+        try:
+            self.box = box or await in_thread(box_register)(serial=self.serial)
+        except DomainError:
+            return await self.deny(404, "not a valid charge box id")
+        self.connected_at = time.time()
+        self.node = f"{NODE}/{self.channel_name}"
+        await in_thread(box_connected)(box=self.box, protocol=Protocol.OCPP16, node=self.node)
+        await self.accept(SUBPROTOCOL)
+        group = box_group(self.serial)
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups.append(group)
+        # Any older connection of this box, in whichever process, closes when it hears this.
+        await self.channel_layer.group_send(
+            group, {"type": "ocpp.replace", "channel": self.channel_name, "since": self.connected_at}
+        )
+        self.keeper = asyncio.create_task(self.keep_group(group))
+
+    async def deny(self, status: int, reason: str) -> None:
+        """Refuse before the upgrade, with an HTTP status where the server can send one."""
+        if DENIAL_EXTENSION not in self.scope.get("extensions", {}):
+            return await self.close()  # ASGI: HTTP 403
+        headers = [(b"content-type", b"text/plain; charset=utf-8")]
+        if status == 401:
+            headers.append((b"www-authenticate", b'Basic realm="evchong"'))
+        await self.base_send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+        await self.base_send({"type": "websocket.http.response.body", "body": reason.encode()})
+
+    async def keep_group(self, group: str) -> None:
+        # channels_redis forgets group members after group_expiry (a day); boxes stay far longer.
+        period = getattr(self.channel_layer, "group_expiry", 86400) / 2
+        while True:
+            await asyncio.sleep(period)
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def disconnect(self, code):
+        if self.keeper:
+            self.keeper.cancel()
+        calls = [self.pending, *self.outbox]
+        self.pending, self.outbox = None, deque()
+        for call in filter(None, calls):
+            if call.timer:
+                call.timer.cancel()
+            await reply_push(call.reply_key, {"status": OFFLINE})
+        if self.node:
+            await in_thread(box_disconnected)(box=self.box, node=self.node)
+
+    async def ocpp_replace(self, message):
+        if message["channel"] != self.channel_name and message["since"] >= self.connected_at:
+            # Out of the group first, so that calls from now on reach the new connection only.
+            await self.channel_layer.group_discard(box_group(self.serial), self.channel_name)
+            self.groups.clear()
+            await self.close(code=1000)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if text_data is None:
+            # OCPP-J frames are text; a box that sends its JSON as binary is still understood.
+            try:
+                text_data = bytes_data.decode("utf-8")
+            except UnicodeDecodeError:
+                broken = OcppError(ErrorCode.FORMATION_VIOLATION, "frames must be UTF-8 JSON (OCPP-J 1.6 §4.1.2)")
+                return await self.answer(repr(bytes_data[:1000]), None, broken)
+        try:
+            message = parse(text_data)
+        except FrameError as exc:
+            if exc.message_type not in (CALLRESULT, CALLERROR):
+                return await self.answer(text_data, None, exc)
+            return await self.settle(text_data, exc.unique_id, {"status": ERROR, "code": exc.code,
+                                                                "description": f"broken answer: {exc.description}"})
+        if isinstance(message, Call):
+            return await self.answer(text_data, message)
+        if isinstance(message, CallResult):
+            return await self.settle(text_data, message.unique_id, None, result=message.payload)
+        return await self.settle(text_data, message.unique_id, {"status": ERROR, "code": message.code,
+                                                                "description": message.description})
+
+    async def answer(self, frame: str, call: Call | None, error: OcppError | None = None) -> None:
+        """Answer a CALL from the box, after its data is committed (write, then acknowledge)."""
+        try:
+            reply = await in_thread(call_answer)(serial=self.serial, frame=frame, call=call, error=error)
+        except Exception:
+            log.exception("OCPP frame from %s not processed", self.serial)
+            failure = OcppError(ErrorCode.INTERNAL_ERROR, "the central system could not process the message")
+            reply = error_frame(failure, call.unique_id if call else error.unique_id)
+        await self.send(text_data=reply)
+
+    async def settle(self, frame: str, unique_id: str | None, outcome: dict | None, result: dict | None = None):
+        """An answer from the box: settles our pending call when it is the one answered, and is
+        otherwise a stray or late answer, journaled and ignored (OCPP-J 1.6 §4.1.1)."""
+        call = self.pending
+        if call is None or unique_id != call.unique_id:
+            return await in_thread(frame_received)(box=self.box, frame=frame, action="")
+        self.pending = None
+        call.timer.cancel()
+        if outcome is None:
+            try:
+                validate_response(call.action, result)
+                outcome = {"status": ANSWERED, "payload": result}
+            except OcppError as exc:
+                outcome = {"status": ERROR, "code": exc.code, "description": f"invalid answer: {exc.description}"}
+        await in_thread(frame_received)(box=self.box, frame=frame, action=call.action)
+        await reply_push(call.reply_key, outcome)
+        await self.send_next()
+
+    async def ocpp_call(self, message):
+        """A call for the box from call_box: queued, since only one CALL may be unanswered at a time."""
+        self.outbox.append(OutgoingCall(message["action"], message["payload"], message["reply_key"],
+                                        message["deadline"]))
+        await self.send_next()
+
+    async def send_next(self) -> None:
+        while self.pending is None and self.outbox:
+            call = self.outbox.popleft()
+            left = call.deadline - time.time()
+            if left <= 0:
+                await reply_push(call.reply_key, {"status": TIMEOUT})
+                continue
+            call.unique_id = new_unique_id()
+            # Claimed before the first await: the timer and the receive handler both call us.
+            self.pending = call
+            call.timer = asyncio.create_task(self.expire(call, left))
+            frame = call_frame(call.unique_id, call.action, call.payload)
+            await in_thread(frame_sent)(box=self.box, frame=frame, action=call.action)
+            if self.pending is call:
+                await self.send(text_data=frame)
+
+    async def expire(self, call: OutgoingCall, after: float) -> None:
+        await asyncio.sleep(after)
+        if self.pending is call:
+            self.pending = None
+            await reply_push(call.reply_key, {"status": TIMEOUT})
+            await self.send_next()
