@@ -69,8 +69,9 @@ async def call_box(serial: str, action: str, payload: dict, timeout: float | Non
     if not box.connected_node:
         return {"status": OFFLINE}
     reply_key = f"ocpp:reply:{uuid.uuid4().hex}"
-    # A connection of its own: BLPOP holds it for the whole wait.
-    async with redis.Redis.from_url(settings.REDIS_URL) as client:
+    # A connection of its own, since BLPOP holds it for the whole wait, and a read timeout longer
+    # than the wait (redis-py's default of 5 s would cut it short).
+    async with redis.Redis.from_url(settings.REDIS_URL, socket_timeout=timeout + REPLY_GRACE + 5) as client:
         await get_channel_layer().group_send(
             box_group(serial),
             # The deadline travels with the call, so a call that waited in the box's queue is not

@@ -128,7 +128,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         if SUBPROTOCOL not in self.scope.get("subprotocols", []):
             # OCPP-J 1.6 §3.2: complete the handshake without a subprotocol, then close at once.
             await self.accept()
-            return await self.close(code=1002)
+            return await self.close()
         try:
             self.box = box or await in_thread(box_register)(serial=self.serial)
         except DomainError:
