@@ -1,0 +1,89 @@
+"""The OCPP-J 1.6 RPC framework (§4): broken frames from bad firmware get the right CALLERROR with
+the caller's unique id where one can be read ("-1" where none can), and disturb nobody."""
+
+import pytest
+
+from chargers.models import JournalEntry
+
+HEARTBEAT_OK = [2, "ok-1", "Heartbeat", {}]
+
+
+def error_of(cp, frame) -> list:
+    cp.send(frame)
+    reply = cp.recv()
+    assert reply[0] == 4 and len(reply) == 5 and reply[4] == {} and isinstance(reply[3], str), reply
+    return reply[1:3]
+
+
+@pytest.mark.parametrize("frame, expected", [
+    ("this is not json", ["-1", "FormationViolation"]),
+    ('[2, "abc-1", "Heartbeat", {', ["abc-1", "FormationViolation"]),  # truncated: the id is still read
+    ('{"messageTypeId": 2}', ["-1", "FormationViolation"]),
+    ("[]", ["-1", "FormationViolation"]),
+    ('[2, 17, "Heartbeat", {}]', ["-1", "FormationViolation"]),
+    ('["2", "s-1", "Heartbeat", {}]', ["s-1", "FormationViolation"]),
+    ('[9, "t-1", "Heartbeat", {}]', ["t-1", "ProtocolError"]),
+    ('[2, "p-1", "Heartbeat"]', ["p-1", "ProtocolError"]),
+    ('[2, "p-2", "Heartbeat", {}, "extra"]', ["p-2", "FormationViolation"]),
+    ('[2, "a-1", 42, {}]', ["a-1", "FormationViolation"]),
+    ('[2, "a-2", "Heartbeat", [1, 2]]', ["a-2", "FormationViolation"]),
+    ('[2, "", "Heartbeat", {}]', ["-1", "FormationViolation"]),  # an empty id is no id
+])
+def test_broken_frames(cp, frame, expected):
+    assert error_of(cp, frame) == expected
+    assert cp.call("Heartbeat")  # the connection is still good
+
+
+def test_unique_ids_up_to_36_characters(cp):
+    cp.call("Heartbeat", unique_id="x" * 36)
+    long_id = "y" * 37
+    assert error_of(cp, [2, long_id, "Heartbeat", {}]) == [long_id, "FormationViolation"]
+
+
+def test_unknown_action_is_not_implemented(cp):
+    code, description = cp.call_error("MakeCoffee", {})
+    assert code == "NotImplemented" and "MakeCoffee" in description
+
+
+@pytest.mark.parametrize("action", ["Reset", "RemoteStartTransaction", "SecurityEventNotification"])
+def test_known_action_that_a_box_does_not_send_is_not_supported(cp, action):
+    assert cp.call_error(action, {})[0] == "NotSupported"
+
+
+def test_actions_are_case_sensitive(cp):
+    assert cp.call_error("heartbeat", {})[0] == "NotImplemented"
+
+
+def test_stray_and_unsolicited_answers_are_ignored(cp):
+    cp.send([3, "never-asked", {"status": "Accepted"}])
+    cp.send([4, "never-asked-either", "GenericError", "", {}])
+    cp.send('[3, "broken-answer", ')
+    reply = cp.call("Heartbeat", unique_id="after-strays")
+    assert "currentTime" in reply
+    assert JournalEntry.objects.filter(box__serial="CP-1", payload__contains="never-asked").count() == 2
+
+
+def test_json_sent_as_a_binary_frame_is_understood(cp):
+    cp.send(b'[2, "bin-1", "Heartbeat", {}]')
+    assert cp.recv()[:2] == [3, "bin-1"]
+    cp.send(b"\xff\xfe not utf-8")
+    assert cp.recv()[:3] == [4, "-1", "FormationViolation"]
+
+
+def test_broken_frames_are_journaled_with_their_answers(cp):
+    cp.send("garbage")
+    cp.recv()
+    entries = list(JournalEntry.objects.filter(box__serial="CP-1").order_by("id").values_list("direction", "payload"))
+    assert entries[0] == ("in", "garbage")
+    assert entries[1][0] == "out" and '"FormationViolation"' in entries[1][1]
+
+
+def test_a_broken_box_does_not_disturb_another(transactional_db, make_box, connect_box):
+    make_box("GOOD")
+    make_box("BAD")
+    good, bad = connect_box("GOOD"), connect_box("BAD")
+    for n in range(20):
+        bad.send("{{{{" * n)
+        good.call("Heartbeat")
+    for _ in range(20):
+        bad.recv()
