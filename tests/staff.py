@@ -1,0 +1,31 @@
+"""People for tests of pages and permissions: users in the groups that the operations app's data
+migration creates. Import the fixtures into a folder's conftest.py to use them."""
+
+from __future__ import annotations
+
+import pytest
+
+PASSWORD = "correct horse battery staple"
+
+
+def person(username: str, group: str | None, *, staff: bool = True):
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user(username, password=PASSWORD, is_staff=staff)
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def operations_user(db):
+    from operations.roles import OPERATIONS
+
+    return person("olga", OPERATIONS)
+
+
+@pytest.fixture
+def field_engineer(db):
+    from operations.roles import FIELD_ENGINEER
+
+    return person("fred", FIELD_ENGINEER)
