@@ -104,6 +104,17 @@ def test_a_second_connection_replaces_the_first(transactional_db, make_box, conn
     assert box.connected_node and box.is_online
 
 
+def test_a_connection_to_another_server_process_replaces_this_one(transactional_db, make_box, connect_box,
+                                                                   start_daphne, wait_for):
+    make_box("CP-1")
+    first = connect_box("CP-1")
+    other_process = start_daphne().replace("http://", "ws://") + "/ocpp/"
+    second = connect_box("CP-1", url=other_process)
+    with pytest.raises(ConnectionClosed):
+        first.recv(timeout=10)
+    second.call("Heartbeat")
+
+
 def test_online_while_connected_offline_when_closed(transactional_db, make_box, connect_box, wait_for):
     make_box("CP-1")
     box = connect_box("CP-1")
