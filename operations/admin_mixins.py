@@ -1,0 +1,37 @@
+from django.contrib.admin import ShowFacets
+from django.db.models import Q
+
+from operations.paginators import EstimatedCountPaginator
+
+
+class BigTableMixin:
+    """For ModelAdmins of tables that grow without bound: no COUNT(*) of the whole table (the
+    paginator bounds its count, the "N total" count is off) and no per-filter facet counts."""
+
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = ShowFacets.NEVER
+
+
+class ExactSearchMixin:
+    """A search the indexes can answer: the term must equal one of ``search_numbers`` (when it is
+    a number) or ``search_texts``. Django's own "=field" is case-insensitive, UPPER(field) = UPPER(term),
+    which no plain index serves, and on an integer it casts every row's id to text."""
+
+    search_numbers: list[str] = []
+    search_texts: list[str] = []
+
+    def get_search_fields(self, request):
+        return self.search_numbers + self.search_texts  # only shows the search box
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        wanted = Q(pk__in=[])
+        if term.isdigit() and int(term) < 2**31:
+            for lookup in self.search_numbers:
+                wanted |= Q(**{lookup: int(term)})
+        for lookup in self.search_texts:
+            wanted |= Q(**{lookup: term})
+        return queryset.filter(wanted), False

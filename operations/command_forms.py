@@ -1,0 +1,201 @@
+"""One form per Central-System-initiated OCPP 1.6 call (OCPP 1.6 §5). A form's class name is the
+action; its field names are the payload's keys, so ``payload()`` needs no per-action code. The
+payload is checked against the official schema before anything is queued."""
+
+from __future__ import annotations
+
+from datetime import timezone as dt_timezone
+
+from django import forms
+
+from ocpp16.errors import OcppError
+from ocpp16.schemas import validate_request
+
+MESSAGE_TRIGGERS = ["BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
+                    "Heartbeat", "MeterValues", "StatusNotification"]
+PROFILE_PURPOSES = ["ChargePointMaxProfile", "TxDefaultProfile", "TxProfile"]
+
+
+def _choices(values, blank=False):
+    return ([("", "---")] if blank else []) + [(v, v) for v in values]
+
+
+def _when(**kwargs):
+    return forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), **kwargs)
+
+
+def _connector(minimum=0, **kwargs):
+    return forms.IntegerField(min_value=minimum, **kwargs)
+
+
+class CommandForm(forms.Form):
+    def payload(self) -> dict:
+        out = {}
+        for name, value in self.cleaned_data.items():
+            if value in (None, "", []):
+                continue
+            if hasattr(value, "astimezone"):
+                value = value.astimezone(dt_timezone.utc).isoformat().replace("+00:00", "Z")
+            out[name] = value
+        return out
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:
+            try:
+                validate_request(type(self).__name__, self.payload())
+            except OcppError as problem:
+                raise forms.ValidationError(f"{problem.code}: {problem.description}") from None
+        return cleaned
+
+
+class CancelReservation(CommandForm):
+    """Cancel a reservation."""
+
+    reservationId = forms.IntegerField()
+
+
+class ChangeAvailability(CommandForm):
+    """Make a connector (0: the whole box) operative or inoperative."""
+
+    connectorId = _connector(initial=0)
+    type = forms.ChoiceField(choices=_choices(["Inoperative", "Operative"]))
+
+
+class ChangeConfiguration(CommandForm):
+    """Set one configuration key."""
+
+    key = forms.CharField(max_length=50)
+    value = forms.CharField(max_length=500)
+
+
+class ClearCache(CommandForm):
+    """Clear the box's authorization cache."""
+
+
+class ClearChargingProfile(CommandForm):
+    """Clear charging profiles; empty fields match every profile."""
+
+    id = forms.IntegerField(required=False)
+    connectorId = _connector(required=False)
+    chargingProfilePurpose = forms.ChoiceField(choices=_choices(PROFILE_PURPOSES, blank=True), required=False)
+    stackLevel = forms.IntegerField(min_value=0, required=False)
+
+
+class DataTransfer(CommandForm):
+    """A vendor-specific message."""
+
+    vendorId = forms.CharField(max_length=255)
+    messageId = forms.CharField(max_length=50, required=False)
+    data = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+class GetCompositeSchedule(CommandForm):
+    """The schedule a connector will follow for the next ``duration`` seconds."""
+
+    connectorId = _connector(initial=1)
+    duration = forms.IntegerField(min_value=0, initial=3600)
+    chargingRateUnit = forms.ChoiceField(choices=_choices(["A", "W"], blank=True), required=False)
+
+
+class GetConfiguration(CommandForm):
+    """Read configuration keys (all of them when none is given)."""
+
+    key = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="one key a line")
+
+    def clean_key(self):
+        return [line.strip() for line in self.cleaned_data["key"].splitlines() if line.strip()]
+
+
+class GetDiagnostics(CommandForm):
+    """Have the box upload a diagnostics file to ``location``."""
+
+    location = forms.CharField(help_text="e.g. ftp://user:password@host/path/")
+    retries = forms.IntegerField(min_value=0, required=False)
+    retryInterval = forms.IntegerField(min_value=0, required=False, help_text="seconds")
+    startTime = _when(required=False)
+    stopTime = _when(required=False)
+
+
+class GetLocalListVersion(CommandForm):
+    """The version of the box's local authorization list."""
+
+
+class RemoteStartTransaction(CommandForm):
+    """Start a charging session for an id tag."""
+
+    connectorId = _connector(minimum=1, required=False)
+    idTag = forms.CharField(max_length=20)
+    chargingProfile = forms.JSONField(required=False, help_text="a ChargingProfile object (optional)")
+
+
+class RemoteStopTransaction(CommandForm):
+    """Stop a running charging session."""
+
+    transactionId = forms.IntegerField()
+
+
+class ReserveNow(CommandForm):
+    """Reserve a connector for an id tag until ``expiryDate``."""
+
+    connectorId = _connector()
+    expiryDate = _when()
+    idTag = forms.CharField(max_length=20)
+    parentIdTag = forms.CharField(max_length=20, required=False)
+    reservationId = forms.IntegerField()
+
+
+class Reset(CommandForm):
+    """Restart the box: Soft ends sessions first, Hard restarts at once."""
+
+    type = forms.ChoiceField(choices=_choices(["Soft", "Hard"]))
+
+
+class SendLocalList(CommandForm):
+    """Replace or update the box's local authorization list."""
+
+    listVersion = forms.IntegerField()
+    updateType = forms.ChoiceField(choices=_choices(["Differential", "Full"]))
+    localAuthorizationList = forms.JSONField(
+        required=False, help_text='e.g. [{"idTag": "04A2B3C4", "idTagInfo": {"status": "Accepted"}}]'
+    )
+
+
+class SetChargingProfile(CommandForm):
+    """Install a charging profile on a connector."""
+
+    connectorId = _connector()
+    csChargingProfiles = forms.JSONField(help_text="a ChargingProfile object")
+
+
+class TriggerMessage(CommandForm):
+    """Ask the box to send a message now."""
+
+    requestedMessage = forms.ChoiceField(choices=_choices(MESSAGE_TRIGGERS))
+    connectorId = _connector(required=False)
+
+
+class UnlockConnector(CommandForm):
+    """Release the cable lock of a connector."""
+
+    connectorId = _connector(minimum=1, initial=1)
+
+
+class UpdateFirmware(CommandForm):
+    """Have the box download firmware from ``location`` and install it after ``retrieveDate``."""
+
+    location = forms.CharField()
+    retrieveDate = _when()
+    retries = forms.IntegerField(min_value=0, required=False)
+    retryInterval = forms.IntegerField(min_value=0, required=False, help_text="seconds")
+
+
+FORMS: dict[str, type[CommandForm]] = {
+    form.__name__: form
+    for form in [
+        CancelReservation, ChangeAvailability, ChangeConfiguration, ClearCache, ClearChargingProfile, DataTransfer,
+        GetCompositeSchedule, GetConfiguration, GetDiagnostics, GetLocalListVersion, RemoteStartTransaction,
+        RemoteStopTransaction, ReserveNow, Reset, SendLocalList, SetChargingProfile, TriggerMessage,
+        UnlockConnector, UpdateFirmware,
+    ]
+}
