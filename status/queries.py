@@ -1,0 +1,155 @@
+"""What the status pages and the dashboard show, read with indexed queries only: every list is a
+LIMITed scan of an index on (box, newest first) or a primary key, whatever the tables' size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import (
+    Count, DateTimeField, DurationField, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum, Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from chargers.choices import ChargePointStatus
+from chargers.models import CONNECTED_PROTOCOLS, Alarm, ChargeBox, Connector, JournalEntry
+from commands.models import Command, CommandState
+from firmware.models import FirmwareStatusEvent
+from transactions.models import MeterValue, Transaction
+
+JOURNAL_FRAMES = 50
+FAILED_COMMAND_STATES = [CommandState.FAILED, CommandState.TIMED_OUT, CommandState.REJECTED]
+ENERGY_REGISTER = "Energy.Active.Import.Register"
+POWER = "Power.Active.Import"
+
+
+def online_q(now: datetime | None = None) -> Q:
+    """ChargeBox.is_online as a filter: heard from within MISSED_HEARTBEATS_OFFLINE of its own
+    heartbeat interval, and still connected when its protocol holds a connection."""
+    now = now or timezone.now()
+    grace = ExpressionWrapper(
+        Coalesce(F("heartbeat_interval"), Value(settings.HEARTBEAT_INTERVAL))
+        * Value(timedelta(seconds=settings.MISSED_HEARTBEATS_OFFLINE)),
+        output_field=DurationField(),
+    )
+    threshold = ExpressionWrapper(Value(now) - grace, output_field=DateTimeField())
+    return Q(last_seen__gte=threshold) & ~Q(protocol__in=CONNECTED_PROTOCOLS, connected_node="")
+
+
+@dataclass
+class SessionNow:
+    transaction: Transaction
+    power_w: float | None
+    energy_wh: float | None
+    soc: float | None
+
+
+def _latest(transaction: Transaction, measurand: str) -> float | None:
+    """The newest reading of ``measurand``; per-phase readings taken at that moment are added up."""
+    rows = list(
+        MeterValue.objects.filter(transaction=transaction, measurand=measurand, value__isnull=False)
+        .order_by("-timestamp")
+        .values_list("timestamp", "phase", "value")[:6]
+    )
+    if not rows:
+        return None
+    newest = [(phase, value) for at, phase, value in rows if at == rows[0][0]]
+    unphased = [value for phase, value in newest if not phase]
+    if unphased:
+        return unphased[0]
+    # L1-N and L1 both mean phase 1: count each phase once.
+    by_phase = {phase[:2]: value for phase, value in newest}
+    return sum(by_phase.values())
+
+
+def session_now(transaction: Transaction) -> SessionNow:
+    register = _latest(transaction, ENERGY_REGISTER)
+    energy = register - transaction.meter_start_wh if register is not None else None
+    if energy is not None and energy < 0:
+        energy = register  # some boxes count a session's energy from 0 instead of their register
+    return SessionNow(transaction, _latest(transaction, POWER), energy, _latest(transaction, "SoC"))
+
+
+@dataclass
+class BoxStatus:
+    box: ChargeBox
+    connectors: list[tuple[Connector, SessionNow | None]]
+    last_heartbeat: datetime | None
+    firmware: list[FirmwareStatusEvent]
+    alarms: list[Alarm]
+    journal: list[JournalEntry]
+
+
+def box_status(box: ChargeBox) -> BoxStatus:
+    running = {
+        tx.connector_id: tx
+        for tx in Transaction.objects.filter(box=box, stopped_at__isnull=True).select_related("connector")
+    }
+    connectors = [
+        (connector, session_now(running[connector.pk]) if connector.pk in running else None)
+        for connector in box.connectors.order_by("connector_id")
+    ]
+    heartbeat = (
+        JournalEntry.objects.filter(box=box, action__iexact="heartbeat", direction="in")
+        .order_by("-id").values_list("at", flat=True).first()
+    )
+    return BoxStatus(
+        box=box,
+        connectors=connectors,
+        last_heartbeat=heartbeat,
+        firmware=list(FirmwareStatusEvent.objects.filter(box=box)[:5]),
+        alarms=list(Alarm.objects.filter(box=box, cleared__isnull=True).order_by("-id")[:20]),
+        journal=list(JournalEntry.objects.filter(box=box).order_by("-id")[:JOURNAL_FRAMES]),
+    )
+
+
+@dataclass
+class Dashboard:
+    boxes: int
+    online: int
+    charging: int
+    faulted: int
+    active_sessions: int
+    energy_today_wh: int
+    energy_running_wh: float
+    faults: list[Alarm]
+    failed_commands: list[Command]
+
+    @property
+    def offline(self) -> int:
+        return self.boxes - self.online
+
+
+def _boxes_with(status: str) -> int:
+    return Connector.objects.filter(status=status).values("box").distinct().count()
+
+
+def dashboard(now: datetime | None = None) -> Dashboard:
+    now = now or timezone.now()
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    counts = ChargeBox.objects.aggregate(boxes=Count("pk"), online=Count("pk", filter=online_q(now)))
+    # One correlated subquery per running session: a backward scan of (transaction, timestamp).
+    latest_register = (
+        MeterValue.objects.filter(transaction=OuterRef("pk"), measurand=ENERGY_REGISTER, value__isnull=False)
+        .order_by("-timestamp").values("value")[:1]
+    )
+    running = list(
+        Transaction.objects.filter(stopped_at__isnull=True)
+        .annotate(register=Subquery(latest_register)).values_list("meter_start_wh", "register")
+    )
+    ended_today = Transaction.objects.filter(stopped_at__gte=midnight).aggregate(wh=Sum("energy_wh"))["wh"]
+    return Dashboard(
+        boxes=counts["boxes"],
+        online=counts["online"],
+        charging=_boxes_with(ChargePointStatus.CHARGING),
+        faulted=_boxes_with(ChargePointStatus.FAULTED),
+        active_sessions=len(running),
+        energy_today_wh=ended_today or 0,
+        energy_running_wh=sum(max(register - start, 0) for start, register in running if register is not None),
+        faults=list(Alarm.objects.select_related("box").order_by("-id")[:10]),
+        failed_commands=list(
+            Command.objects.filter(state__in=FAILED_COMMAND_STATES).select_related("box").order_by("-id")[:10]
+        ),
+    )
