@@ -33,5 +33,13 @@ class ExactSearchMixin:
             for lookup in self.search_numbers:
                 wanted |= Q(**{lookup: int(term)})
         for lookup in self.search_texts:
-            wanted |= Q(**{lookup: term})
+            relation, _, field = lookup.partition("__")
+            if field:
+                # Resolve the related rows first: a condition on a joined table cannot be OR-ed
+                # with the other indexed conditions, and the whole table would be scanned.
+                related = queryset.model._meta.get_field(relation).related_model
+                matches = related.objects.filter(**{field: term}).values_list("pk", flat=True)[:1000]
+                wanted |= Q(**{f"{relation}__in": list(matches)})
+            else:
+                wanted |= Q(**{lookup: term})
         return queryset.filter(wanted), False
