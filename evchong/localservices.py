@@ -192,7 +192,8 @@ def main(argv: list[str]) -> int:
         argv = argv[1:]
     env, local = services_for(var_dir)
     try:
-        return subprocess.call(argv, env={**os.environ, **env})
+        # EVCHONG_VAR: where the command may keep logs of its own (tests put their servers' there).
+        return subprocess.call(argv, env={**os.environ, **env, "EVCHONG_VAR": str(var_dir)})
     except KeyboardInterrupt:
         return 130
     finally:

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "transactions",
     "firmware",
     "evchong_api",
+    "commands",
     "ocpp16",
 ]
 
@@ -133,6 +134,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "journal-trim": {"task": "chargers.tasks.journal_trim", "schedule": 60.0},
+    "command-sweep": {"task": "commands.tasks.sweep_commands", "schedule": 30.0},
 }
 
 REST_FRAMEWORK = {
@@ -169,6 +171,12 @@ OCPP_CALL_TIMEOUT = env_float("OCPP_CALL_TIMEOUT", 20)  # seconds a box has to a
 OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 65536)
 OCPP_PING_INTERVAL = env_int("OCPP_PING_INTERVAL", 30)  # seconds of silence before the server pings
 OCPP_PING_TIMEOUT = env_int("OCPP_PING_TIMEOUT", 60)  # seconds without a pong before the socket is closed
+
+# Commands (reverse API, operations API). The box's answer timeout is OCPP_CALL_TIMEOUT.
+REVERSE_API_TIMEOUT = env_float("REVERSE_API_TIMEOUT", 25)  # seconds the reverse API blocks at most
+REMOTE_START_CLAIM_SECONDS = env_int("REMOTE_START_CLAIM_SECONDS", 60)  # until StartTransaction arrives
+COMMAND_REPLY_TTL_SECONDS = env_int("COMMAND_REPLY_TTL_SECONDS", 120)
+COMMAND_STALE_SECONDS = env_int("COMMAND_STALE_SECONDS", 120)  # open this long: the server died mid-call
 
 LOGGING = {
     "version": 1,

@@ -3,10 +3,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from evchong import health
+from evchong.api_urls import api_v1, reverse_v1
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("evchong-api/cperent/v1/", include("evchong_api.urls")),
+    path("evchong-api/reverse/v1/", include(reverse_v1)),
+    path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz", health.healthz, name="healthz"),

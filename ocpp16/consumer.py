@@ -22,6 +22,7 @@ from django.conf import settings
 from chargers.choices import Protocol
 from chargers.models import ChargeBox
 from chargers.services import box_connected, box_disconnected, box_register
+from commands.services import command_record_outcome
 from evchong.errors import DomainError
 from ocpp16.calls import ANSWERED, ERROR, OFFLINE, TIMEOUT, box_group, reply_push
 from ocpp16.errors import ErrorCode, OcppError
@@ -94,6 +95,7 @@ class OutgoingCall:
     payload: dict
     reply_key: str
     deadline: float  # time.time() at which the caller stops waiting
+    command_id: int | None = None  # a durable command (commands app): its row gets the outcome
     unique_id: str = ""
     timer: asyncio.Task | None = None
 
@@ -171,7 +173,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         for call in filter(None, calls):
             if call.timer:
                 call.timer.cancel()
-            await reply_push(call.reply_key, {"status": OFFLINE})
+            await self.report(call, {"status": OFFLINE})
         if self.node:
             await in_thread(box_disconnected)(box=self.box, node=self.node)
 
@@ -229,13 +231,21 @@ class OcppConsumer(AsyncWebsocketConsumer):
             except OcppError as exc:
                 outcome = {"status": ERROR, "code": exc.code, "description": f"invalid answer: {exc.description}"}
         await in_thread(frame_received)(box=self.box, frame=frame, action=call.action)
-        await reply_push(call.reply_key, outcome)
+        await self.report(call, outcome)
         await self.send_next()
+
+    async def report(self, call: OutgoingCall, outcome: dict) -> None:
+        """Hand the outcome to whoever waits. A durable command's outcome is written on its row
+        first, once, and that wakes its waiters: the row stays the truth if nobody waits."""
+        if call.command_id is not None:
+            await in_thread(command_record_outcome)(command_id=call.command_id, outcome=outcome)
+        else:
+            await reply_push(call.reply_key, outcome)
 
     async def ocpp_call(self, message):
         """A call for the box from call_box: queued, since only one CALL may be unanswered at a time."""
         self.outbox.append(OutgoingCall(message["action"], message["payload"], message["reply_key"],
-                                        message["deadline"]))
+                                        message["deadline"], message.get("command_id")))
         await self.send_next()
 
     async def send_next(self) -> None:
@@ -243,7 +253,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             call = self.outbox.popleft()
             left = call.deadline - time.time()
             if left <= 0:
-                await reply_push(call.reply_key, {"status": TIMEOUT})
+                await self.report(call, {"status": TIMEOUT})
                 continue
             call.unique_id = new_unique_id()
             # Claimed before the first await: the timer and the receive handler both call us.
@@ -258,5 +268,5 @@ class OcppConsumer(AsyncWebsocketConsumer):
         await asyncio.sleep(after)
         if self.pending is call:
             self.pending = None
-            await reply_push(call.reply_key, {"status": TIMEOUT})
+            await self.report(call, {"status": TIMEOUT})
             await self.send_next()

@@ -71,8 +71,8 @@ def start_daphne(server_env):
 
     def start(**env) -> str:
         port = free_port()
-        log_dir = ROOT / "var" / "test"
-        log = open(log_dir / f"daphne-{port}.log", "w") if log_dir.is_dir() else subprocess.DEVNULL
+        log_dir = os.environ.get("EVCHONG_VAR")
+        log = open(Path(log_dir) / f"daphne-{port}.log", "w") if log_dir else subprocess.DEVNULL
         proc = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "evchong.asgi:application"],
             env={**server_env, **env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,

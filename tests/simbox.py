@@ -57,9 +57,12 @@ class SimBox:
 
     async def _call(self, action, payload):
         unique_id = uuid.uuid4().hex[:20]
-        self._pending[unique_id] = self._loop.create_future()
+        answer = self._pending[unique_id] = self._loop.create_future()
         await self._ws.send(json.dumps([2, unique_id, action, payload]))
-        return await self._pending.pop(unique_id)
+        try:
+            return await answer
+        finally:
+            del self._pending[unique_id]
 
     async def _read(self):
         try:

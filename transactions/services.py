@@ -65,6 +65,10 @@ def transaction_start(
         if replay is not None:
             return StartResult(replay, idtag_authorize(id_tag=id_tag))
 
+        # The box acted on a remote start (or started locally): the connector is no longer merely claimed.
+        from commands.services import remote_start_claims_release
+
+        remote_start_claims_release(connector=connector)
         info = idtag_authorize(id_tag=id_tag)
         if (
             info.accepted

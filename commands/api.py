@@ -1,0 +1,101 @@
+"""The operations API: every Central-System-initiated OCPP 1.6 call to any box, and its history.
+
+POST /api/v1/boxes/{serial}/commands answers 200 with the command once the box answered or the
+timeout passed (wait=true), 202 at once (wait=false); GET /api/v1/commands/{id}.
+"""
+
+from __future__ import annotations
+
+from adrf.views import APIView
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+
+from chargers.models import ChargeBox
+from commands.models import Command
+from commands.permissions import CanUseCommandApi
+from commands.services import command_issue, command_wait_async
+from ocpp16.errors import OcppError
+from ocpp16.schemas import CENTRAL_SYSTEM_ACTIONS, validate_request
+
+class CommandOut(serializers.ModelSerializer):
+    box = serializers.CharField(source="box.serial")
+    error = serializers.SerializerMethodField()
+    answered = serializers.DateTimeField(source="answered_at")
+
+    class Meta:
+        model = Command
+        fields = ["id", "box", "action", "payload", "state", "response", "error", "created", "answered"]
+
+    def get_error(self, command) -> dict | None:
+        if not command.error_code:
+            return None
+        return {"code": command.error_code, "description": command.error_description}
+
+
+class CommandIn(serializers.Serializer):
+    action = serializers.ChoiceField(sorted(CENTRAL_SYSTEM_ACTIONS))
+    payload = serializers.DictField(default=dict)
+    wait = serializers.BooleanField(default=True)
+
+    def validate(self, data):
+        # The box would refuse a malformed call with a CALLERROR: refuse it here, before it is queued.
+        try:
+            validate_request(data["action"], data["payload"])
+        except OcppError as problem:
+            raise serializers.ValidationError({"payload": [f"{problem.code}: {problem.description}"]}) from None
+        return data
+
+
+class NewestFirst(CursorPagination):
+    ordering = "-id"
+    page_size = 50
+
+
+class BoxCommandsView(APIView):
+    permission_classes = [CanUseCommandApi]
+
+    @extend_schema(request=CommandIn, responses={200: CommandOut, 202: CommandOut}, summary="Send an OCPP 1.6 command")
+    async def post(self, request, serial: str):
+        incoming = CommandIn(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        command = await sync_to_async(self._issue)(request.user, serial, data)
+        if not data["wait"]:
+            return Response(CommandOut(command).data, status=status.HTTP_202_ACCEPTED)
+        if command.is_open:
+            await command_wait_async(command.pk, settings.OCPP_CALL_TIMEOUT + 2)
+        command = await Command.objects.select_related("box").aget(pk=command.pk)
+        return Response(CommandOut(command).data)
+
+    @staticmethod
+    def _issue(user, serial, data) -> Command:
+        box = ChargeBox.objects.filter(serial=serial).first()
+        if box is None:
+            raise Http404(f"unknown charge box {serial}")
+        return command_issue(box=box, action=data["action"], payload=data["payload"], requested_by=user,
+                             source="operations-api")
+
+    @extend_schema(responses=CommandOut(many=True), summary="A box's commands, newest first")
+    async def get(self, request, serial: str):
+        # Django wants one kind of handler per view: the listing runs in a thread.
+        return await sync_to_async(self._list)(request, serial)
+
+    def _list(self, request, serial: str):
+        box = ChargeBox.objects.filter(serial=serial).first()
+        if box is None:
+            raise Http404(f"unknown charge box {serial}")
+        paginator = NewestFirst()
+        page = paginator.paginate_queryset(Command.objects.filter(box=box).select_related("box"), request, view=self)
+        return paginator.get_paginated_response(CommandOut(page, many=True).data)
+
+
+class CommandView(RetrieveAPIView):
+    permission_classes = [CanUseCommandApi]
+    serializer_class = CommandOut
+    queryset = Command.objects.select_related("box")

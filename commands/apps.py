@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+from django.conf import settings
+from django.core.checks import Error, register
+
+
+class CommandsConfig(AppConfig):
+    name = "commands"
+
+
+@register()
+def reverse_api_outlasts_the_box(app_configs, **kwargs):
+    """EVCHONG 1 f: the reverse API's timeout must exceed the box's, or callers never see its answer."""
+    if settings.REVERSE_API_TIMEOUT <= settings.OCPP_CALL_TIMEOUT:
+        return [Error(
+            f"REVERSE_API_TIMEOUT ({settings.REVERSE_API_TIMEOUT}) must exceed OCPP_CALL_TIMEOUT "
+            f"({settings.OCPP_CALL_TIMEOUT})",
+            id="commands.E001",
+        )]
+    return []

@@ -1,0 +1,255 @@
+"""Issuing Central-System-initiated calls and recording what became of them.
+
+Issuing checks and claims what it needs under a row lock, commits, and hands delivery to a Celery
+task on commit. The edge that holds the box's connection sends the call and reports the outcome
+through ``command_record_outcome``, which also pushes it to a Redis reply key for synchronous
+callers (``command_wait``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import orjson
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from chargers.choices import ChargePointStatus
+from chargers.models import ChargeBox, Connector
+from commands.models import OPEN_STATES, Command, CommandState
+from evchong.errors import DomainError
+
+REMOTE_START = "RemoteStartTransaction"
+REMOTE_STOP = "RemoteStopTransaction"
+# Answers that mean "done as asked" (OCPP 1.6 §7: UnlockStatus, ConfigurationStatus, ...).
+POSITIVE_STATUSES = {"Accepted", "Unlocked", "RebootRequired"}
+BUSY_STATUSES = {
+    ChargePointStatus.CHARGING, ChargePointStatus.SUSPENDED_EV, ChargePointStatus.SUSPENDED_EVSE,
+    ChargePointStatus.FINISHING,
+}
+
+
+class CommandRefused(DomainError):
+    """The command cannot be sent; the message says why, in words for the EVCHONG backend's users.
+    Never leaves this module: a refusal becomes a rejected Command row."""
+
+
+def reply_key(command_id: int) -> str:
+    return f"evchong:command:{command_id}:reply"
+
+
+_redis_client = None
+
+
+def _redis() -> redis.Redis:
+    global _redis_client
+    if _redis_client is None:
+        _redis_client = redis.Redis.from_url(settings.REDIS_URL)
+    return _redis_client
+
+
+def box_command_channel(box: ChargeBox) -> str | None:
+    """Why a box cannot take commands now, or None when it can."""
+    from chargers.choices import Protocol
+
+    if box.protocol == Protocol.EVCHONG:
+        return "the charge box speaks only the EVCHONG forward API, which has no channel for commands"
+    if not box.connected_node:
+        return "the charge box is not connected"
+    return None
+
+
+def _create(*, box, action, payload, requested_by, source, **extra) -> Command:
+    command = Command.objects.create(
+        box=box, action=action, payload=payload, requested_by=requested_by, source=source, **extra
+    )
+    from commands.tasks import deliver_command
+
+    transaction.on_commit(lambda: deliver_command.delay(command.pk))
+    return command
+
+
+def command_issue(*, box: ChargeBox, action: str, payload: dict, requested_by=None, source: str = "") -> Command:
+    """Any OCPP 1.6 Central-System call, payload already validated by the caller's edge."""
+    if action == REMOTE_START:
+        return remote_start_issue(
+            box=box, connector_id=payload.get("connectorId"), id_tag=payload["idTag"], payload=payload,
+            requested_by=requested_by, source=source,
+        )
+    if action == REMOTE_STOP:
+        return remote_stop_issue(
+            box=box, transaction_id=payload["transactionId"], requested_by=requested_by, source=source
+        )
+    if (why := box_command_channel(box)) is not None:
+        return _refused(box=box, action=action, payload=payload, requested_by=requested_by, source=source,
+                        refusal=CommandRefused(why))
+    with transaction.atomic():
+        return _create(box=box, action=action, payload=payload, requested_by=requested_by, source=source)
+
+
+def remote_start_issue(
+    *, box: ChargeBox, connector_id: int | None, id_tag: str, payload: dict | None = None, requested_by=None,
+    source: str = "",
+) -> Command:
+    """Of several concurrent remote starts on one connector exactly one is issued (EVCHONG 1 g).
+
+    The connector row is locked; a start is refused while the connector is busy, faulted,
+    unavailable, reserved or claimed by another pending remote start. The claim lasts until the
+    box's StartTransaction arrives, the box refuses, or REMOTE_START_CLAIM_SECONDS pass.
+    A refusal is recorded too, as a rejected command that says why.
+    """
+    payload = payload or {"connectorId": connector_id, "idTag": id_tag}
+    try:
+        with transaction.atomic():
+            connector, claim = _remote_start_claim(box=box, connector_id=connector_id)
+            return _create(
+                box=box, action=REMOTE_START, payload=payload, requested_by=requested_by, source=source,
+                connector=connector, claim_until=claim,
+            )
+    except CommandRefused as refusal:
+        return _refused(box=box, action=REMOTE_START, payload=payload, requested_by=requested_by, source=source,
+                        refusal=refusal)
+
+
+def _remote_start_claim(*, box: ChargeBox, connector_id: int | None):
+    from transactions.models import Transaction
+
+    if (why := box_command_channel(box)) is not None:
+        raise CommandRefused(why, field="chargeBoxSerialNumber")
+    if connector_id is None:  # the box picks a connector (OCPP 1.6 §5.11): nothing to claim
+        return None, None
+    connector = Connector.objects.select_for_update().filter(box=box, connector_id=connector_id).first()
+    if connector is None or connector_id == 0:
+        raise CommandRefused(f"charge box {box.serial} has no connector {connector_id}", field="connectorId")
+    now = timezone.now()
+    if connector.status in BUSY_STATUSES or Transaction.objects.filter(
+        connector=connector, stopped_at__isnull=True
+    ).exists():
+        raise CommandRefused("the connector is in use by another user", field="connectorId")
+    if connector.status == ChargePointStatus.FAULTED:
+        raise CommandRefused("the connector is faulted", field="connectorId")
+    if connector.status == ChargePointStatus.UNAVAILABLE:
+        raise CommandRefused("the connector is unavailable", field="connectorId")
+    if connector.status == ChargePointStatus.RESERVED:
+        raise CommandRefused("the connector is reserved", field="connectorId")
+    if Command.objects.filter(connector=connector, claim_until__gt=now).exists():
+        raise CommandRefused("another remote start is pending on this connector", field="connectorId")
+    return connector, now + timedelta(seconds=settings.REMOTE_START_CLAIM_SECONDS)
+
+
+def remote_stop_issue(*, box: ChargeBox, transaction_id: int, requested_by=None, source: str = "") -> Command:
+    from transactions.models import Transaction
+
+    payload = {"transactionId": transaction_id}
+    try:
+        with transaction.atomic():
+            tx = Transaction.objects.select_for_update().filter(pk=transaction_id, box=box).first()
+            if tx is None:
+                raise CommandRefused(f"unknown transaction {transaction_id} on {box.serial}", field="transactionId")
+            if tx.stopped_at is not None:
+                raise CommandRefused("the charging session has already stopped", field="transactionId")
+            if Command.objects.filter(
+                box=box, action=REMOTE_STOP, transaction_id=transaction_id, state__in=OPEN_STATES
+            ).exists():
+                raise CommandRefused("a stop is already in flight for this session", field="transactionId")
+            if (why := box_command_channel(box)) is not None:
+                raise CommandRefused(why, field="chargeBoxSerialNumber")
+            return _create(
+                box=box, action=REMOTE_STOP, payload=payload, requested_by=requested_by, source=source,
+                transaction_id=transaction_id,
+            )
+    except CommandRefused as refusal:
+        return _refused(box=box, action=REMOTE_STOP, payload=payload, requested_by=requested_by, source=source,
+                        refusal=refusal)
+
+
+def _refused(*, box, action, payload, requested_by, source, refusal: CommandRefused) -> Command:
+    return Command.objects.create(
+        box=box, action=action, payload=payload, requested_by=requested_by, source=source,
+        state=CommandState.REJECTED, error_code="Refused", error_description=refusal.message[:500],
+        answered_at=timezone.now(),
+    )
+
+
+def command_mark_sent(command_id: int) -> bool:
+    """Claim delivery: True once, for the one task run that may send (a redelivered task sends nothing)."""
+    return bool(
+        Command.objects.filter(pk=command_id, state=CommandState.QUEUED).update(
+            state=CommandState.SENT, sent_at=timezone.now()
+        )
+    )
+
+
+def command_record_outcome(*, command_id: int, outcome: dict) -> Command | None:
+    """Store what the box answered, once, and wake whoever waits.
+
+    ``outcome`` is {"status": "answered", "payload": {...}} | {"status": "error", "code", "description"}
+    | {"status": "timeout"} | {"status": "offline", "description"}.
+    """
+    now = timezone.now()
+    kind = outcome.get("status")
+    fields: dict = {"answered_at": now}
+    if kind == "answered":
+        response = outcome.get("payload") or {}
+        fields["response"] = response
+        status = response.get("status") if isinstance(response, dict) else None
+        fields["state"] = CommandState.ACCEPTED if status is None or status in POSITIVE_STATUSES else CommandState.REJECTED
+    elif kind == "timeout":
+        fields.update(state=CommandState.TIMED_OUT, error_code="Timeout",
+                      error_description="the charge box did not answer in time")
+    else:
+        fields.update(state=CommandState.FAILED, error_code=str(outcome.get("code") or "Offline")[:40],
+                      error_description=str(outcome.get("description") or "the charge box disconnected before answering")[:500])
+    if fields["state"] != CommandState.ACCEPTED:
+        fields["claim_until"] = None  # a refused or failed remote start frees its connector at once
+    updated = Command.objects.filter(pk=command_id, state__in=OPEN_STATES).update(**fields)
+    command = Command.objects.filter(pk=command_id).first()
+    if updated and command is not None:
+        _publish(command)
+    return command
+
+
+def command_expire_stale(*, older_than: timedelta) -> int:
+    """Commands nobody answered (a server died mid-call) end as timed out; expired claims go."""
+    now = timezone.now()
+    stale = list(
+        Command.objects.filter(state__in=OPEN_STATES, created__lt=now - older_than).values_list("pk", flat=True)
+    )
+    for pk in stale:
+        command_record_outcome(command_id=pk, outcome={"status": "timeout"})
+    Command.objects.filter(claim_until__lt=now).update(claim_until=None)
+    return len(stale)
+
+
+def remote_start_claims_release(*, connector: Connector) -> None:
+    """The box's StartTransaction has arrived: the connector is no longer merely claimed."""
+    Command.objects.filter(connector=connector, claim_until__isnull=False).update(claim_until=None)
+
+
+def _publish(command: Command) -> None:
+    key = reply_key(command.pk)
+    pipe = _redis().pipeline()
+    pipe.rpush(key, orjson.dumps({"state": command.state}))
+    pipe.expire(key, settings.COMMAND_REPLY_TTL_SECONDS)
+    pipe.execute()
+
+
+def command_wait(command: Command, timeout: float) -> Command:
+    """Block until the command is answered or ``timeout`` passes; the row is the truth either way."""
+    if command.is_open:
+        _redis().blpop([reply_key(command.pk)], timeout=max(timeout, 0.01))
+    command.refresh_from_db()
+    return command
+
+
+async def command_wait_async(command_id: int, timeout: float) -> None:
+    """The same wait for async views: one Redis connection per waiter, no thread held."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(settings.REDIS_URL)
+    try:
+        await client.blpop([reply_key(command_id)], timeout=max(timeout, 0.01))
+    finally:
+        await client.aclose()

@@ -1,0 +1,57 @@
+from datetime import timedelta
+
+from asgiref.sync import async_to_sync
+from celery import shared_task
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from chargers.choices import Protocol
+from commands.models import Command
+from commands.services import (
+    box_command_channel,
+    command_expire_stale,
+    command_mark_sent,
+    command_record_outcome,
+    reply_key,
+)
+
+
+@shared_task(acks_late=True)
+def deliver_command(command_id: int) -> None:
+    """Hand a queued command to the server process holding the box's connection, and return.
+
+    The edge there sends the call, waits for the answer and records it: no worker waits on a box,
+    so a few workers carry any number of commands in flight. The state claim makes a redelivered
+    task (late ack) send nothing twice.
+    """
+    if not command_mark_sent(command_id):
+        return
+    command = Command.objects.select_related("box").get(pk=command_id)
+    box = command.box
+    if (why := box_command_channel(box)) is not None:
+        command_record_outcome(command_id=command_id, outcome={"status": "offline", "description": why})
+        return
+    if box.protocol == Protocol.OCPP16:
+        from ocpp16.calls import box_group
+
+        # The consumer holding the box records the outcome on the row (command_id) and wakes waiters.
+        async_to_sync(get_channel_layer().group_send)(
+            box_group(box.serial),
+            {"type": "ocpp.call", "action": command.action, "payload": command.payload,
+             "reply_key": reply_key(command.pk), "command_id": command.pk,
+             # Anchored at issue time, not delivery time: a backlog in the queue must not push the
+             # box's deadline past the one the reverse API promised its caller (EVCHONG 1 f).
+             "deadline": command.created.timestamp() + settings.OCPP_CALL_TIMEOUT},
+        )
+        return
+    command_record_outcome(
+        command_id=command_id,
+        outcome={"status": "error", "code": "NotSupported",
+                 "description": f"no command channel for protocol {box.protocol or 'unknown'}"},
+    )
+
+
+@shared_task
+def sweep_commands() -> int:
+    """Commands left open by a server that died mid-call end as timed out; expired claims go."""
+    return command_expire_stale(older_than=timedelta(seconds=settings.COMMAND_STALE_SECONDS))

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from chargers.api import BoxView
+from commands.api import BoxCommandsView, CommandView
+from evchong_api.reverse import REVERSE_VIEWS
+from transactions.api import TransactionView
+
+api_v1 = [
+    path("boxes/<str:serial>", BoxView.as_view(), name="api-box"),
+    path("boxes/<str:serial>/commands", BoxCommandsView.as_view(), name="api-box-commands"),
+    path("commands/<int:pk>", CommandView.as_view(), name="api-command"),
+    path("transactions/<int:pk>", TransactionView.as_view(), name="api-transaction"),
+]
+
+reverse_v1 = [path(view.method, view.as_view(), name=f"reverse-{view.method}") for view in REVERSE_VIEWS]

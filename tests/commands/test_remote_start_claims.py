@@ -1,0 +1,123 @@
+"""Of N concurrent remote starts on one connector exactly one is issued (EVCHONG 1 g), decided
+under a row lock in PostgreSQL; the others are recorded as refused, saying why."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from chargers.models import ChargeBox, Connector
+from commands.models import Command, CommandState
+from commands.services import command_record_outcome, remote_start_issue, remote_stop_issue
+from transactions.services import transaction_start
+
+
+@pytest.fixture
+def box(make_box):
+    box = make_box("RS-1", connectors=2)
+    ChargeBox.objects.filter(pk=box.pk).update(protocol="ocpp1.6", connected_node="test-node")
+    box.refresh_from_db()
+    return box
+
+
+def issue(box, connector_id=1, tag="CARD"):
+    return remote_start_issue(box=box, connector_id=connector_id, id_tag=tag, source="test")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_thirty_concurrent_starts_issue_exactly_one(box):
+    barrier = threading.Barrier(30)
+
+    def one(n):
+        barrier.wait()
+        try:
+            return issue(ChargeBox.objects.get(pk=box.pk), tag=f"CARD{n}").state
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(30) as pool:
+        states = list(pool.map(one, range(30)))
+    assert states.count(CommandState.QUEUED) + states.count(CommandState.SENT) == 1
+    assert states.count(CommandState.REJECTED) == 29
+    refused = Command.objects.filter(state=CommandState.REJECTED)
+    assert {c.error_description for c in refused} == {"another remote start is pending on this connector"}
+
+
+@pytest.mark.django_db
+class TestRefusals:
+    def test_connector_in_use(self, box):
+        transaction_start(box=box, connector_id=1, id_tag="X", meter_start_wh=0, timestamp=timezone.now())
+        assert issue(box).error_description == "the connector is in use by another user"
+
+    @pytest.mark.parametrize("status, why", [("Faulted", "the connector is faulted"),
+                                             ("Unavailable", "the connector is unavailable"),
+                                             ("Reserved", "the connector is reserved"),
+                                             ("Charging", "the connector is in use by another user")])
+    def test_connector_states(self, box, status, why):
+        Connector.objects.filter(box=box, connector_id=1).update(status=status)
+        command = issue(box)
+        assert (command.state, command.error_code, command.error_description) == ("rejected", "Refused", why)
+
+    def test_other_connector_is_free(self, box):
+        assert issue(box, 1).state == CommandState.QUEUED
+        assert issue(box, 2).state == CommandState.QUEUED
+
+    def test_unknown_connector(self, box):
+        assert "no connector 9" in issue(box, 9).error_description
+
+    def test_box_not_connected(self, box):
+        ChargeBox.objects.filter(pk=box.pk).update(connected_node="")
+        box.refresh_from_db()
+        assert issue(box).error_description == "the charge box is not connected"
+
+    def test_rest_only_box_has_no_command_channel(self, box):
+        ChargeBox.objects.filter(pk=box.pk).update(protocol="evchong")
+        box.refresh_from_db()
+        assert "EVCHONG forward API" in issue(box).error_description
+
+
+@pytest.mark.django_db
+class TestClaimLifetime:
+    def test_box_refusal_frees_the_connector(self, box):
+        first = issue(box)
+        command_record_outcome(command_id=first.pk, outcome={"status": "answered", "payload": {"status": "Rejected"}})
+        assert Command.objects.get(pk=first.pk).state == CommandState.REJECTED
+        assert issue(box).state == CommandState.QUEUED
+
+    def test_accepted_start_holds_the_claim_until_start_transaction(self, box):
+        first = issue(box)
+        command_record_outcome(command_id=first.pk, outcome={"status": "answered", "payload": {"status": "Accepted"}})
+        assert issue(box).state == CommandState.REJECTED
+        transaction_start(box=box, connector_id=1, id_tag="CARD", meter_start_wh=0, timestamp=timezone.now())
+        assert Command.objects.get(pk=first.pk).claim_until is None
+
+    def test_expired_claim_frees_the_connector(self, box):
+        first = issue(box)
+        Command.objects.filter(pk=first.pk).update(claim_until=timezone.now() - timedelta(seconds=1))
+        assert issue(box).state == CommandState.QUEUED
+
+    def test_outcome_is_recorded_once(self, box):
+        first = issue(box)
+        command_record_outcome(command_id=first.pk, outcome={"status": "timeout"})
+        command_record_outcome(command_id=first.pk, outcome={"status": "answered", "payload": {"status": "Accepted"}})
+        assert Command.objects.get(pk=first.pk).state == CommandState.TIMED_OUT
+
+
+@pytest.mark.django_db
+class TestRemoteStop:
+    def test_unknown_and_stopped_sessions_are_refused(self, box):
+        assert "unknown transaction 77" in remote_stop_issue(box=box, transaction_id=77).error_description
+        tx = transaction_start(box=box, connector_id=1, id_tag="X", meter_start_wh=0, timestamp=timezone.now())
+        tx.transaction.stopped_at = timezone.now()
+        tx.transaction.save()
+        assert remote_stop_issue(box=box, transaction_id=tx.transaction.pk).error_description == (
+            "the charging session has already stopped")
+
+    def test_one_stop_in_flight(self, box):
+        tx = transaction_start(box=box, connector_id=1, id_tag="X", meter_start_wh=0, timestamp=timezone.now())
+        assert remote_stop_issue(box=box, transaction_id=tx.transaction.pk).state == CommandState.QUEUED
+        second = remote_stop_issue(box=box, transaction_id=tx.transaction.pk)
+        assert second.error_description == "a stop is already in flight for this session"
