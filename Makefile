@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install migrate clean
+.PHONY: run test install migrate clean bench
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ run: $(INSTALLED)
 TEST_VAR ?= var/test
 test: $(INSTALLED)
 	$(BIN)/python -m evchong.localservices --var $(TEST_VAR) -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Benchmarks on a system the bench starts under var/bench; results in bench/results/.
+# Knobs (see bench/run.py): BENCH_QUICK=1 for a smoke run, BENCH_SCALE, BENCH_REPEATS, BENCH_ONLY.
+export BENCH_QUICK BENCH_SCALE BENCH_REPEATS BENCH_ONLY BENCH_BASELINE BENCH_SERVER BENCH_SETTINGS
+bench: $(INSTALLED)
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf var

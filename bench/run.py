@@ -1,0 +1,374 @@
+"""`make bench`: start the system (private PostgreSQL and Redis under var/bench, migrations, bulk
+provisioning, daphne and a Celery worker as `make run` has them), run the simulator's scenarios
+against it, then against the `ocpp`-library baseline (bench/baseline_cs.py), and write
+bench/results/<date>.json and .md; the markdown table is printed too.
+
+Every figure is the median of repeated runs (or rounds, or slices of one steady window), with
+min and max. Everything talks to 127.0.0.1 only, and every run is bounded in time and count.
+
+Environment:
+  BENCH_QUICK=1       a smoke run of a few minutes at small scale
+  BENCH_SCALE=F       multiply the default fleet sizes (default 1; the targets are for 10,000 boxes)
+  BENCH_REPEATS=N     runs / rounds / windows per figure (default 3)
+  BENCH_ONLY=a,b      only these scenarios (idle, storm, ingest, reverse100, reverse1000, contention,
+                      rest-heartbeat, rest-meter)
+  BENCH_BASELINE=0    skip the baseline
+  BENCH_SERVER=uvicorn  serve the system with uvicorn instead of daphne (must be installed)
+  BENCH_SETTINGS=mod  DJANGO_SETTINGS_MODULE for the system (to measure a tuned variant)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.system import PREFIX, TAG_PREFIX, System, free_port, stop_process, wait_for_port  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+TARGET_BOXES = 10_000
+# Loopback source addresses for the largest fleets: four times the ephemeral ports of one address,
+# so that repeated 10,000-socket runs never wait for TIME_WAIT to drain.
+SOURCES = "127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4"
+SERVER = os.environ.get("BENCH_SERVER") or "daphne"
+SETTINGS = os.environ.get("BENCH_SETTINGS") or "evchong.settings"
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Plan:
+    """Fleet sizes and durations; defaults take about 15 minutes on a 2-core machine."""
+
+    quick: bool
+    scale: float
+    repeats: int
+    idle_boxes: int
+    storm_boxes: int
+    ingest_boxes: int
+    ingest_seconds: float
+    reverse_in_flight: int
+    rest_seconds: float
+    rest_concurrency: int = 50
+    only: set[str] = field(default_factory=set)
+    baseline: bool = True
+
+    @classmethod
+    def from_env(cls) -> "Plan":
+        quick = env_flag("BENCH_QUICK")
+        scale = float(os.environ.get("BENCH_SCALE") or "1")
+        size = lambda n: max(10, int(n * scale))  # noqa: E731
+        if quick:
+            plan = cls(quick, scale, int(os.environ.get("BENCH_REPEATS") or "2"), size(300), size(100), size(100),
+                       10.0, size(100), 5.0, rest_concurrency=20)
+        else:
+            plan = cls(quick, scale, int(os.environ.get("BENCH_REPEATS") or "3"), size(10_000), size(1_000),
+                       size(1_000), 60.0, size(1_000), 10.0)
+        plan.only = {s for s in (os.environ.get("BENCH_ONLY") or "").split(",") if s}
+        plan.baseline = (os.environ.get("BENCH_BASELINE") or "1") != "0"
+        return plan
+
+    def wants(self, scenario: str) -> bool:
+        return not self.only or scenario in self.only
+
+    @property
+    def provisioned(self) -> int:
+        return max(self.idle_boxes, self.storm_boxes, self.ingest_boxes, self.reverse_in_flight, 100)
+
+
+def simulate(url: str, scenario: str, *args: str, timeout: float) -> dict:
+    """One simulator run in its own process (its CPU is not the server's), its JSON report."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        report_path = f.name
+    command = [sys.executable, "-m", "simulator", scenario, "--url", url, "--prefix", PREFIX,
+               "--tag-prefix", TAG_PREFIX, "--report", report_path, "--timeout", str(timeout), *args]
+    print(f"bench: {scenario} {' '.join(args)}", file=sys.stderr, flush=True)
+    try:
+        subprocess.run(command, cwd=ROOT, timeout=timeout + 90, stdout=subprocess.DEVNULL)
+        return json.loads(Path(report_path).read_text())
+    except (subprocess.TimeoutExpired, ValueError, OSError) as exc:
+        return {"scenario": scenario, "failed": repr(exc), "errors": None, "actions": {}}
+    finally:
+        Path(report_path).unlink(missing_ok=True)
+
+
+def spread(values: list) -> dict:
+    values = [v for v in values if v is not None]
+    if not values:
+        return {"median": None, "min": None, "max": None, "n": 0}
+    return {"median": round(statistics.median(values), 2), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def action(report: dict, name: str, figure: str, window: bool = True):
+    actions = report.get("window", {}).get("actions", {}) if window else report.get("actions", {})
+    return actions.get(name, {}).get(figure)
+
+
+# -- the scenarios: each returns {"boxes": n, "figures": {name: spread}, "runs": [reports]} -------
+
+
+def run_idle(url: str, plan: Plan, server_pid: int) -> dict:
+    hold = 10 if plan.quick else 20
+    # Ramped so that the connection rate stays under what the server accepts per second; the
+    # figure is memory, not connection rate (that is the storm's).
+    ramp = max(5.0, plan.idle_boxes / 100)
+    report = simulate(url, "idle", "--boxes", str(plan.idle_boxes), "--connectors", "1", "--ramp", str(ramp),
+                      "--duration", str(hold), "--settle", str(ramp + 240), "--server-pid", str(server_pid),
+                      "--source-addresses", SOURCES, timeout=ramp + 240 + hold + 60)
+    samples = report.get("server_rss_per_connection_samples") or []
+    return {"boxes": plan.idle_boxes, "runs": [report], "figures": {
+        "connections held": spread([report.get("connected_at_end")]),
+        "RSS per connection KiB": spread(samples),
+        "seconds to all connected": spread([report.get("seconds_to_all_ready")]),
+        "errors": spread([report.get("errors")]),
+    }}
+
+
+def run_storm(url: str, plan: Plan) -> dict:
+    runs = [simulate(url, "storm", "--boxes", str(plan.storm_boxes), "--settle", "120", "--source-addresses", SOURCES,
+                     timeout=180) for _ in range(plan.repeats)]
+    return {"boxes": plan.storm_boxes, "runs": runs, "figures": {
+        "boxes Accepted": spread([r.get("accepted") for r in runs]),
+        "seconds to all ready": spread([r.get("seconds_to_all_ready") for r in runs]),
+        "boot answer p99 ms": spread([action(r, "BootNotification", "p99_ms") for r in runs]),
+        "errors": spread([r.get("errors") for r in runs]),
+    }}
+
+
+def run_ingest(url: str, plan: Plan) -> dict:
+    # The target's offered load (10,000 boxes every 5 s = 2,000 msg/s) from the fleet we run:
+    # fewer boxes sample more often, so the server sees the same message rate.
+    interval = 5.0 * plan.ingest_boxes / TARGET_BOXES
+    report = simulate(url, "ingest", "--boxes", str(plan.ingest_boxes), "--meter-interval", f"{interval:.3f}",
+                      "--duration", str(plan.ingest_seconds), "--windows", str(plan.repeats), "--ramp", "5",
+                      "--settle", "240", timeout=240 + plan.ingest_seconds + 120)
+    windows = report.get("windows") or []
+    return {"boxes": plan.ingest_boxes, "runs": [report], "meter_interval_s": interval, "figures": {
+        "offered msg/s": spread([report.get("offered_meter_values_per_s")]),
+        "MeterValues msg/s": spread([w.get("meter_values_per_s") for w in windows]),
+        "MeterValues p99 ms": spread([w.get("p99_ms") for w in windows]),
+        "errors": spread([w.get("errors_all") for w in windows]),
+    }}
+
+
+def run_reverse(url: str, plan: Plan, token: str, in_flight: int, delay: float) -> dict:
+    report = simulate(url, "reverse", "--boxes", str(in_flight), "--concurrency", str(in_flight),
+                      "--answer-delay", str(delay), "--rounds", str(plan.repeats), "--api-token", token,
+                      "--ramp", str(in_flight / 200), "--settle", "180", timeout=180 + plan.repeats * 60 + 60)
+    rounds = report.get("rounds") or []
+    return {"boxes": in_flight, "runs": [report], "figures": {
+        "p50 ms": spread([r.get("p50_ms") for r in rounds]),
+        "p99 ms": spread([r.get("p99_ms") for r in rounds]),
+        "max ms": spread([r.get("max_ms") for r in rounds]),
+        "answered Accepted": spread([r.get("accepted") for r in rounds]),
+        "errors": spread([report.get("errors")]),
+    }}
+
+
+def run_contention(url: str, plan: Plan, token: str) -> dict:
+    concurrency = 50 if plan.quick else 200
+    report = simulate(url, "contention", "--boxes", "1", "--first", str(plan.provisioned + 1),
+                      "--concurrency", str(concurrency), "--rounds", str(plan.repeats), "--api-token", token,
+                      timeout=120 + plan.repeats * 30)
+    rounds = report.get("rounds") or []
+    return {"boxes": 1, "calls": concurrency, "runs": [report], "figures": {
+        "Accepted per round": spread([r.get("accepted") for r in rounds]),
+        "max ms": spread([r.get("max_ms") for r in rounds]),
+        "p50 ms": spread([r.get("p50_ms") for r in rounds]),
+        "errors": spread([report.get("errors")]),
+    }}
+
+
+def run_rest(url: str, plan: Plan, scenario: str) -> dict:
+    method = "rest heartbeat" if scenario == "rest-heartbeat" else "rest meterValues"
+    runs = [simulate(url, scenario, "--boxes", str(plan.rest_concurrency), "--duration", str(plan.rest_seconds),
+                     timeout=plan.rest_seconds + 180) for _ in range(plan.repeats)]
+    return {"boxes": plan.rest_concurrency, "runs": runs, "figures": {
+        "req/s": spread([action(r, method, "count") / r["window"]["seconds"] if r.get("window") else None
+                         for r in runs]),
+        "p99 ms": spread([action(r, method, "p99_ms") for r in runs]),
+        "errors": spread([r.get("window", {}).get("errors") for r in runs]),
+    }}
+
+
+TARGETS = {
+    # scenario -> figure -> (comparison, value, how it reads)
+    "idle": {"connections held": (">=", 10_000), "RSS per connection KiB": ("<=", 64)},
+    "ingest": {"MeterValues msg/s": (">=", 2_000), "MeterValues p99 ms": ("<=", 100), "errors": ("<=", 0)},
+    "storm": {"seconds to all ready": ("<=", 60), "boot answer p99 ms": ("<=", 2_000), "errors": ("<=", 0)},
+    "reverse100": {"p50 ms": ("<=", 25), "p99 ms": ("<=", 100)},
+    "reverse1000": {"max ms": ("<=", 5_000)},
+    "contention": {"Accepted per round": ("==", 1), "max ms": ("<=", 2_000)},
+    "rest-heartbeat": {"req/s": (">=", 1_000), "p99 ms": ("<=", 100)},
+    "rest-meter": {"req/s": (">=", 500), "p99 ms": ("<=", 100)},
+}
+DESCRIPTIONS = {
+    "idle": "idle connections, one server process",
+    "storm": "reconnect storm: connect, boot, status",
+    "ingest": "steady ingest, MeterValues (4 values)",
+    "reverse100": "reverse API, 100 concurrent, answer at once",
+    "reverse1000": "reverse API, 1,000 in flight, answer after 2 s",
+    "contention": "remote starts on one connector",
+    "rest-heartbeat": "forward REST API heartbeat",
+    "rest-meter": "forward REST API meterValues",
+}
+
+
+def verdict(scenario: str, figure: str, value) -> str:
+    target = TARGETS.get(scenario, {}).get(figure)
+    if target is None or value is None:
+        return ""
+    op, bound = target
+    ok = {">=": value >= bound, "<=": value <= bound, "==": value == bound}[op]
+    return f"{op} {bound:,} {'met' if ok else 'NOT met'}"
+
+
+def markdown(result: dict) -> str:
+    def fmt(v) -> str:
+        if v is None:
+            return "-"
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}".rstrip("0").rstrip(".")
+
+    machine = result["machine"]
+    lines = [
+        f"# make bench, {result['date']}",
+        "",
+        f"{machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB; Python {machine['python']}; "
+        f"server {result['config']['server']}; commit {result['commit']}. "
+        f"Figures: median (min-max) of {result['config']['repeats']} runs, rounds or windows.",
+        "",
+        "| scenario | boxes | figure | EVCHONG | baseline (`ocpp` lib) | target |",
+        "|---|---:|---|---:|---:|---|",
+    ]
+    for name, scenario in result["scenarios"].items():
+        base = result.get("baseline", {}).get(name, {}).get("figures", {})
+        for figure, s in scenario["figures"].items():
+            cell = f"{fmt(s['median'])} ({fmt(s['min'])}-{fmt(s['max'])})" if s["n"] > 1 else fmt(s["median"])
+            b = base.get(figure)
+            bcell = "" if b is None else (f"{fmt(b['median'])} ({fmt(b['min'])}-{fmt(b['max'])})" if b["n"] > 1
+                                          else fmt(b["median"]))
+            boxes = scenario.get("calls", scenario["boxes"])
+            lines.append(f"| {DESCRIPTIONS[name]} | {boxes:,} | {figure} | {cell} | {bcell} | "
+                         f"{verdict(name, figure, s['median'])} |")
+    if result["config"]["scale_note"]:
+        lines += ["", result["config"]["scale_note"]]
+    return "\n".join(lines) + "\n"
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal"))
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem_kib / 2**20, 1),
+            "python": platform.python_version(), "kernel": platform.release()}
+
+
+def commit() -> str:
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                           text=True).stdout
+    return head.strip() + ("+uncommitted changes" if dirty.strip() else "")
+
+
+def run_system(plan: Plan, result: dict) -> None:
+    system = System(plan.provisioned + 1, server=SERVER, settings=SETTINGS)  # +1: the contention box
+    try:
+        print(f"bench: starting the system ({plan.provisioned + 1} boxes provisioned)", file=sys.stderr, flush=True)
+        system.start()
+        scenarios = result["scenarios"]
+        if plan.wants("idle"):
+            system.restart_web()  # a fresh process: its RSS before the fleet is the baseline
+            scenarios["idle"] = run_idle(system.url, plan, system.web.pid)
+        steps = [
+            ("storm", lambda: run_storm(system.url, plan)),
+            ("ingest", lambda: run_ingest(system.url, plan)),
+            ("reverse100", lambda: run_reverse(system.url, plan, system.token, min(100, plan.reverse_in_flight), 0)),
+            ("reverse1000", lambda: run_reverse(system.url, plan, system.token, plan.reverse_in_flight, 2)),
+            ("contention", lambda: run_contention(system.url, plan, system.token)),
+            ("rest-heartbeat", lambda: run_rest(system.url, plan, "rest-heartbeat")),
+            ("rest-meter", lambda: run_rest(system.url, plan, "rest-meter")),
+        ]
+        for name, step in steps:
+            if not plan.wants(name):
+                continue
+            system.reset_state()
+            if system.web.poll() is not None:
+                print("bench: the server died; restarting it", file=sys.stderr, flush=True)
+                system.restart_web()
+            scenarios[name] = step()
+    finally:
+        system.stop()
+
+
+def run_baseline(plan: Plan, result: dict) -> None:
+    port = free_port()
+    log = open(ROOT / "var" / "bench" / "logs" / "baseline.log", "ab")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "baseline_cs.py"), "--port", str(port)], cwd=ROOT,
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_port(port, proc)
+        baseline = result["baseline"]
+        if plan.wants("idle"):
+            baseline["idle"] = run_idle(url, plan, proc.pid)
+        if plan.wants("storm"):
+            baseline["storm"] = run_storm(url, plan)
+        if plan.wants("ingest"):
+            baseline["ingest"] = run_ingest(url, plan)
+    finally:
+        stop_process(proc)
+
+
+def main() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # 10,000 sockets and then some
+    plan = Plan.from_env()
+    started = time.monotonic()
+    scale_note = ""
+    if plan.ingest_boxes < TARGET_BOXES or plan.storm_boxes < TARGET_BOXES:
+        scale_note = (f"Targets are for {TARGET_BOXES:,} boxes. Storm ran {plan.storm_boxes:,} boxes; ingest ran "
+                      f"{plan.ingest_boxes:,} boxes sampling every {5.0 * plan.ingest_boxes / TARGET_BOXES:.2f} s, "
+                      f"which offers the target's 2,000 msg/s. BENCH_SCALE raises the fleets.")
+    result = {
+        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "commit": commit(),
+        "machine": machine(),
+        "config": {"quick": plan.quick, "scale": plan.scale, "repeats": plan.repeats,
+                   "server": SERVER, "settings": SETTINGS, "scale_note": scale_note},
+        "scenarios": {},
+        "baseline": {},
+    }
+    try:
+        run_system(plan, result)
+        if plan.baseline:
+            run_baseline(plan, result)
+    except KeyboardInterrupt:
+        print("bench: interrupted; writing what was measured", file=sys.stderr)
+    result["seconds"] = round(time.monotonic() - started, 1)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = datetime.now().strftime("%Y-%m-%d-%H%M%S") + ("-quick" if plan.quick else "")
+    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    table = markdown(result)
+    (RESULTS / f"{stem}.md").write_text(table)
+    print(table)
+    print(f"bench: {result['seconds']:.0f} s; results in {RESULTS / stem}.json and .md", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

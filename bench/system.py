@@ -1,0 +1,178 @@
+"""The system under test, started the way `make run` starts it, on private PostgreSQL and Redis
+under var/bench (never the ones DATABASE_URL / REDIS_URL name: the bench wipes its database).
+
+``python -m bench.system [--boxes N]`` starts it and waits for Ctrl-C, for trying the simulator
+by hand against a provisioned system.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import unquote
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from evchong.localservices import DATABASE_NAME, LocalServices  # noqa: E402
+
+BENCH_VAR = ROOT / "var" / "bench"
+PREFIX, TAG_PREFIX = "SIM", "SIMTAG"
+API_USER = "bench"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[:3]} exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
+
+
+def stop_process(proc: subprocess.Popen | None, timeout: float = 15) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+class System:
+    """Private services, a fresh database with boxes, tags and an API token, daphne and a worker."""
+
+    def __init__(self, boxes: int, connectors: int = 2, log_dir: Path | None = None,
+                 server: str = "daphne", settings: str = "evchong.settings"):
+        self.boxes, self.connectors = boxes, connectors
+        self.log_dir = log_dir or BENCH_VAR / "logs"
+        self.services = LocalServices(BENCH_VAR)
+        self.port = 0
+        self.token = ""
+        self.server = server  # "daphne" (as make run serves) or "uvicorn" (a candidate, measured side by side)
+        self.web: subprocess.Popen | None = None
+        self.worker: subprocess.Popen | None = None
+        self.settings = settings
+        self.env: dict[str, str] = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "System":
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.services.start()
+        self.env = {
+            **os.environ, **self.services.environ(), "DJANGO_SETTINGS_MODULE": self.settings,
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+        }
+        self._fresh_database()
+        py = sys.executable
+        subprocess.run([py, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env, check=True)
+        self._provision()
+        self.port = free_port()
+        self.web = self._spawn("web", self.web_command())
+        wait_for_port(self.port, self.web)
+        # The worker delivers reverse commands (Celery); beat runs the journal trim as in production.
+        self.worker = self._spawn("worker", [
+            py, "-m", "celery", "-A", "evchong", "worker", "--beat", "--loglevel", "WARNING",
+            "--concurrency", os.environ.get("CELERY_CONCURRENCY", "2"),
+            "-s", str(BENCH_VAR / "celerybeat-schedule"),
+        ])
+        return self
+
+    def web_command(self) -> list[str]:
+        if self.server == "uvicorn":
+            return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port),
+                    "--no-access-log", "--backlog", "4096", "--ws-ping-interval", "30", "--ws-ping-timeout", "60",
+                    "evchong.asgi:application"]
+        # The same flags as evchong.stack (make run), so that the bench measures what runs.
+        ping_interval = os.environ.get("OCPP_PING_INTERVAL", "30")
+        ping_timeout = os.environ.get("OCPP_PING_TIMEOUT", "60")
+        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+                "--websocket_timeout", "-1", "--ping-interval", ping_interval, "--ping-timeout", ping_timeout,
+                "--proxy-headers", "evchong.asgi:application"]
+
+    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "ab")
+        return subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def _fresh_database(self) -> None:
+        import psycopg
+        import redis
+
+        socket_dir = _socket_dir_of_url(self.services.database_url)
+        with psycopg.connect(host=socket_dir, user="postgres", dbname="postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+        redis.Redis.from_url(self.services.redis_url).flushall()
+
+    def _provision(self) -> None:
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.provision", "--boxes", str(self.boxes), "--connectors", str(self.connectors),
+             "--prefix", PREFIX, "--tag-prefix", TAG_PREFIX, "--api-user", API_USER],
+            cwd=ROOT, env=self.env, check=True, capture_output=True, text=True,
+        )
+        self.token = out.stdout.strip().splitlines()[-1]
+
+    def restart_web(self) -> None:
+        """A fresh server process: RSS and caches from a previous scenario must not carry over."""
+        stop_process(self.web)
+        self.port = free_port()
+        self.web = self._spawn("web", self.web_command())
+        wait_for_port(self.port, self.web)
+
+    def reset_state(self) -> None:
+        """Forget what a scenario left behind (sessions, commands, journal) without re-provisioning."""
+        subprocess.run([sys.executable, "-m", "bench.provision", "--reset"], cwd=ROOT, env=self.env, check=True)
+
+    def stop(self) -> None:
+        stop_process(self.worker)
+        stop_process(self.web)
+        self.services.stop()
+
+
+def _socket_dir_of_url(database_url: str) -> str:
+    # LocalServices writes postgres://postgres@<percent-encoded socket directory>/evchong
+    return unquote(database_url.split("@", 1)[1].rsplit("/", 1)[0])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Start the system as the bench does, and wait for Ctrl-C.")
+    parser.add_argument("--boxes", type=int, default=100)
+    args = parser.parse_args()
+    system = System(args.boxes)
+    try:
+        system.start()
+        print(f"url {system.url}\ntoken {system.token}\nweb pid {system.web.pid}", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+        while system.web.poll() is None:
+            time.sleep(1)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        system.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
