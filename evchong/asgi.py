@@ -4,7 +4,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evchong.settings")
 
 from django.core.asgi import get_asgi_application  # noqa: E402
 
-django_asgi_app = get_asgi_application()
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
+# The admin's and the status pages' CSS and JavaScript, found in the apps' static folders (no
+# collectstatic needed for `make run`); in production nginx answers /static/ before we see it.
+django_asgi_app = ASGIStaticFilesHandler(get_asgi_application())
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

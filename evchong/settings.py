@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "evchong_api",
     "commands",
     "ocpp16",
+    "operations",
+    "status",
 ]
 
 MIDDLEWARE = [
