@@ -1,13 +1,22 @@
-from django.contrib import admin
-from django.utils.html import format_html, format_html_join
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.html import format_html_join, format_html
 
+from chargers.choices import ChargePointErrorCode, ChargePointStatus
 from chargers.models import Alarm, ChargeBox, Connector, IdTag, JournalEntry, Station
+from commands.models import Command
+from operations.admin_filters import ConnectorStateFilter, OnlineFilter, choices_filter
+from operations.admin_mixins import BigTableMixin
+from operations.command_views import BoxCommandsMixin
+from operations.idtag_import import COLUMNS as IDTAG_COLUMNS
+from operations.idtag_import import idtags_import
+from transactions.models import Transaction
 
-STATUS_COLOURS = {
-    "Available": "#2e7d32", "Preparing": "#1565c0", "Charging": "#1565c0", "SuspendedEV": "#6a1b9a",
-    "SuspendedEVSE": "#6a1b9a", "Finishing": "#1565c0", "Reserved": "#ef6c00", "Unavailable": "#616161",
-    "Faulted": "#c62828",
-}
+# Rows of each kind shown on a box's page; the "all" links lead to the filtered lists.
+BOX_PAGE_ROWS = 10
 
 
 @admin.register(Station)
@@ -24,10 +33,11 @@ class ConnectorInline(admin.TabularInline):
 
 
 @admin.register(ChargeBox)
-class ChargeBoxAdmin(admin.ModelAdmin):
+class ChargeBoxAdmin(BoxCommandsMixin, BigTableMixin, admin.ModelAdmin):
     list_display = ["serial", "station", "registration_status", "online", "connector_states", "last_seen",
                     "firmware_version", "vendor", "model", "protocol"]
-    list_filter = ["registration_status", "protocol", "station", "vendor", "model", "firmware_version"]
+    list_filter = ["registration_status", OnlineFilter, ConnectorStateFilter, "station", "vendor", "model",
+                   "firmware_version", "protocol"]
     search_fields = ["serial", "charge_point_serial", "iccid"]
     list_select_related = ["station"]
     readonly_fields = ["last_seen", "last_boot", "protocol", "connected_node", "created", "password_hash"]
@@ -48,29 +58,71 @@ class ChargeBoxAdmin(admin.ModelAdmin):
 
     @admin.display(description="connectors")
     def connector_states(self, box):
+        # Colours come from status.css (loaded by templates/admin/base_site.html), as on the status pages.
         return format_html_join(
-            " ",
-            '<span style="color:#fff;background:{};padding:1px 5px;border-radius:3px">{}:{}</span>',
-            ((STATUS_COLOURS.get(c.status, "#9e9e9e"), c.connector_id, c.status or "?")
-             for c in box.connectors.all() if c.connector_id > 0),
+            " ", '<span class="st st-{}">{}: {}</span>',
+            ((c.status or "unknown", c.connector_id, c.status or "?") for c in box.connectors.all() if c.connector_id),
         )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        box = self.get_object(request, object_id)
+        if box is not None:
+            # Each list is a LIMITed scan of an index on (box, newest first).
+            extra_context = {
+                **(extra_context or {}),
+                "commands_offered": self.commands_offered(request),
+                "recent_sessions": Transaction.objects.filter(box=box).select_related("connector")
+                .order_by("-started_at")[:BOX_PAGE_ROWS],
+                "recent_commands": Command.objects.filter(box=box).select_related("requested_by")
+                .order_by("-id")[:BOX_PAGE_ROWS],
+                "recent_alarms": Alarm.objects.filter(box=box).order_by("-id")[:BOX_PAGE_ROWS],
+                "recent_journal": JournalEntry.objects.filter(box=box).order_by("-id")[: 2 * BOX_PAGE_ROWS],
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(IdTag)
-class IdTagAdmin(admin.ModelAdmin):
-    list_display = ["id_tag", "status", "expiry", "parent", "created"]
-    list_filter = ["status"]
+class IdTagAdmin(BigTableMixin, admin.ModelAdmin):
+    list_display = ["id_tag", "status", "expiry", "parent", "note", "created"]
+    list_filter = ["status", ("expiry", admin.EmptyFieldListFilter)]
     search_fields = ["id_tag", "note"]
+    list_select_related = ["parent"]
     raw_id_fields = ["parent"]
+
+    def get_urls(self):
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="chargers_idtag_import"),
+        ] + super().get_urls()
+
+    def import_view(self, request):
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            raise PermissionDenied("importing id tags needs the permissions to add and change them")
+        errors = []
+        if request.method == "POST" and request.FILES.get("file"):
+            try:
+                text = request.FILES["file"].read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                errors = ["the file is not UTF-8 text"]
+            else:
+                result = idtags_import(text=text)
+                errors = result.errors or []
+                if not errors:
+                    messages.success(request, f"Imported id tags: {result.created} created, {result.updated} updated.")
+                    return redirect("admin:chargers_idtag_changelist")
+        return TemplateResponse(request, "admin/chargers/idtag/import.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "title": "Import id tags from CSV",
+            "errors": errors, "columns": IDTAG_COLUMNS,
+        })
 
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(admin.ModelAdmin):
+class JournalEntryAdmin(BigTableMixin, admin.ModelAdmin):
     list_display = ["at", "box", "direction", "protocol", "action", "short_payload"]
-    list_filter = ["direction", "protocol", "action"]
-    search_fields = ["box__serial"]
+    list_filter = ["direction", "protocol"]
+    # Exact matches only: a LIKE over millions of frames would scan them all.
+    search_fields = ["=box__serial", "=action"]
+    list_select_related = ["box"]
     raw_id_fields = ["box"]
-    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False
@@ -84,9 +136,14 @@ class JournalEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Alarm)
-class AlarmAdmin(admin.ModelAdmin):
+class AlarmAdmin(BigTableMixin, admin.ModelAdmin):
     list_display = ["raised", "box", "connector_id", "status", "error_code", "vendor_error_code",
                     "notify_user", "notify_operations", "emailed", "cleared"]
-    list_filter = ["status", "error_code", "notify_operations", ("cleared", admin.EmptyFieldListFilter)]
-    search_fields = ["box__serial"]
+    list_filter = [choices_filter("status", ChargePointStatus.values),
+                   choices_filter("error_code", ChargePointErrorCode.values, "error code"),
+                   "notify_operations", ("cleared", admin.EmptyFieldListFilter)]
+    search_fields = ["=box__serial"]
+    list_select_related = ["box"]
     raw_id_fields = ["box"]
+    # Newest first by primary key: the model's "-raised" has no index of its own.
+    ordering = ["-id"]

@@ -39,6 +39,10 @@ class Transaction(models.Model):
         indexes = [
             models.Index(fields=["box", "-started_at"], name="transaction_box_recent"),
             models.Index(fields=["started_at"], name="transaction_started"),
+            # The dashboard's "energy of sessions ended today" and the admin's "ended" filter.
+            models.Index(fields=["stopped_at"], name="transaction_stopped"),
+            # Finding a card's sessions (admin search; the ConcurrentTx check at every start).
+            models.Index(fields=["id_tag", "-started_at"], name="transaction_id_tag"),
         ]
 
     def __str__(self):
