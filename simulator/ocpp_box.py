@@ -65,7 +65,7 @@ class Connector:
     operative: bool = True
     transaction_id: int | None = None
     id_tag: str = ""
-    meter_wh: int = 0
+    meter_wh: float = 0.0  # the register; whole Wh go on the wire
     reservation_id: int | None = None
     reservation_tag: str = ""
     pending_availability: bool | None = None  # ChangeAvailability Scheduled: applied after the session
@@ -275,40 +275,49 @@ class OcppBox:
 
     # -- calls from the box ---------------------------------------------------------------------
 
-    async def call(self, action: str, payload: dict) -> dict:
-        """Send a CALL and return the CALLRESULT payload; raises CallFailed (already counted)."""
-        async with self._call_lock:
-            if not self.online.is_set():
-                await self._wait_online(action)
-            unique_id = str(next(self._ids))
-            future = asyncio.get_running_loop().create_future()
-            self._pending[unique_id] = future
-            started, t = self.stats.now(), time.perf_counter()
-            try:
-                await self.ws.send(orjson.dumps([CALL, unique_id, action, payload]).decode())
-                self._last_sent = time.monotonic()
-                answer = await asyncio.wait_for(future, self.settings.call_timeout)
-            except TimeoutError:
-                self.stats.error(action, "no answer in time")
-                raise CallFailed(action) from None
-            except ConnectionClosed:
-                self.stats.error(action, "connection closed")
-                raise CallFailed(action) from None
-            finally:
-                self._pending.pop(unique_id, None)
-            if answer[0] == CALLERROR:
-                self.stats.error(action, f"CALLERROR {answer[2]}: {str(answer[3])[:80]}")
-                raise CallFailed(action)
-            self.stats.record(action, started, time.perf_counter() - t)
-            return answer[2]
+    async def call(self, action: str, payload: dict, *, before_ready: bool = False) -> dict:
+        """Send a CALL and return the CALLRESULT payload; raises CallFailed (already counted).
 
-    async def _wait_online(self, action: str) -> None:
-        # A transaction message waits for the connection, as a box's offline queue would.
-        waiters = [asyncio.create_task(self.online.wait()), asyncio.create_task(self.stop.wait())]
+        A call waits until the box is back and booted, as a box's offline queue would hold it;
+        only the boot sequence itself (``before_ready``) goes out on a bare connection."""
+        gate = self.online if before_ready else self.ready
+        while True:
+            await self._wait_for(gate, action)
+            async with self._call_lock:
+                if gate.is_set():  # still, now that the lock is ours
+                    return await self._exchange(action, payload)
+
+    async def _exchange(self, action: str, payload: dict) -> dict:
+        unique_id = str(next(self._ids))
+        future = asyncio.get_running_loop().create_future()
+        self._pending[unique_id] = future
+        started, t = self.stats.now(), time.perf_counter()
+        try:
+            await self.ws.send(orjson.dumps([CALL, unique_id, action, payload]).decode())
+            self._last_sent = time.monotonic()
+            answer = await asyncio.wait_for(future, self.settings.call_timeout)
+        except TimeoutError:
+            self.stats.error(action, "no answer in time")
+            raise CallFailed(action) from None
+        except ConnectionClosed:
+            self.stats.error(action, "connection closed")
+            raise CallFailed(action) from None
+        finally:
+            self._pending.pop(unique_id, None)
+        if answer[0] == CALLERROR:
+            self.stats.error(action, f"CALLERROR {answer[2]}: {str(answer[3])[:80]}")
+            raise CallFailed(action)
+        self.stats.record(action, started, time.perf_counter() - t)
+        return answer[2]
+
+    async def _wait_for(self, event: asyncio.Event, action: str) -> None:
+        if event.is_set():
+            return
+        waiters = [asyncio.create_task(event.wait()), asyncio.create_task(self.stop.wait())]
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waiters:
             waiter.cancel()
-        if not self.online.is_set():
+        if not event.is_set():
             raise CallFailed(action)
 
     async def _boot(self) -> bool:
@@ -319,7 +328,7 @@ class OcppBox:
             "meterType": "SIM-METER",
         }
         while not self.stop.is_set():
-            answer = await self.call("BootNotification", payload)
+            answer = await self.call("BootNotification", payload, before_ready=True)
             self.boot_status = answer.get("status", "")
             if self.settings.heartbeat_interval is None and answer.get("interval"):
                 self.heartbeat_interval = float(answer["interval"])
@@ -334,16 +343,17 @@ class OcppBox:
     async def _report_status(self) -> None:
         # OCPP 1.6 §4.9: after boot, the status of the box (connector 0) and of every connector.
         operative = any(c.operative for c in self.connectors.values())
-        await self.status_notification(0, "Available" if operative else "Unavailable")
+        await self.status_notification(0, "Available" if operative else "Unavailable", before_ready=True)
         for connector in self.connectors.values():
-            await self.status_notification(connector.id, connector.status)
+            await self.status_notification(connector.id, connector.status, before_ready=True)
 
-    async def status_notification(self, connector_id: int, status: str, error_code: str = "NoError") -> None:
+    async def status_notification(self, connector_id: int, status: str, error_code: str = "NoError",
+                                  before_ready: bool = False) -> None:
         if connector_id in self.connectors:
             self.connectors[connector_id].status = status
         await self.call("StatusNotification", {
             "connectorId": connector_id, "status": status, "errorCode": error_code, "timestamp": iso_now(),
-        })
+        }, before_ready=before_ready)
 
     async def _set_status(self, connector: Connector, status: str) -> None:
         connector.status = status
@@ -354,7 +364,7 @@ class OcppBox:
         await asyncio.sleep(random.uniform(0, self.heartbeat_interval))
         while not self.stop.is_set():
             # A box that has just sent something need not say it is alive as well.
-            if self.online.is_set() and time.monotonic() - self._last_sent >= self.heartbeat_interval * 0.9:
+            if self.ready.is_set() and time.monotonic() - self._last_sent >= self.heartbeat_interval * 0.9:
                 try:
                     await self.call("Heartbeat", {})
                 except CallFailed:
@@ -379,7 +389,7 @@ class OcppBox:
                     self.stats.events[f"authorize {info['status']}"] += 1
                     await self._set_status(connector, "Available")
                     return None
-            payload = {"connectorId": connector_id, "idTag": id_tag, "meterStart": connector.meter_wh,
+            payload = {"connectorId": connector_id, "idTag": id_tag, "meterStart": int(connector.meter_wh),
                        "timestamp": iso_now()}
             if connector.reservation_id is not None and connector.reservation_tag == id_tag:
                 payload["reservationId"] = connector.reservation_id
@@ -416,10 +426,10 @@ class OcppBox:
         try:
             await self._set_status(connector, "Finishing")
             await self.call("StopTransaction", {
-                "transactionId": transaction_id, "meterStop": connector.meter_wh, "timestamp": iso_now(),
+                "transactionId": transaction_id, "meterStop": int(connector.meter_wh), "timestamp": iso_now(),
                 "idTag": connector.id_tag, "reason": reason,
                 "transactionData": [{"timestamp": iso_now(), "sampledValue": [
-                    {"value": str(connector.meter_wh), "context": "Transaction.End",
+                    {"value": str(int(connector.meter_wh)), "context": "Transaction.End",
                      "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}],
             })
             if connector.pending_availability is not None:
@@ -446,9 +456,9 @@ class OcppBox:
         power = self.settings.power_w * random.uniform(0.95, 1.0)
         interval = float(self.configuration["MeterValueSampleInterval"][0]) or self.settings.meter_interval
         if connector.transaction_id is not None:
-            connector.meter_wh += int(power * interval / 3600)
+            connector.meter_wh += power * interval / 3600
         payload = {"connectorId": connector.id, "meterValue": [{"timestamp": iso_now(), "sampledValue": [
-            {"value": str(connector.meter_wh), "context": context, "measurand": "Energy.Active.Import.Register",
+            {"value": str(int(connector.meter_wh)), "context": context, "measurand": "Energy.Active.Import.Register",
              "location": "Outlet", "unit": "Wh"},
             {"value": f"{power:.1f}", "context": context, "measurand": "Power.Active.Import", "unit": "W"},
             {"value": f"{power / 690:.2f}", "context": context, "measurand": "Current.Import", "phase": "L1",

@@ -38,7 +38,7 @@ class RestBox:
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.power_w = power_w
         self.heartbeat_interval = 60.0
-        self.meter_wh = random.randrange(0, 10**7)
+        self.meter_wh = float(random.randrange(0, 10**7))  # the register; whole Wh go on the wire
         self.transaction_id: int | None = None
 
     async def post(self, method: str, data: dict) -> dict:
@@ -95,7 +95,7 @@ class RestBox:
             return False
         answer = await self.post("startTrans", {
             "chargeBoxSerialNumber": self.serial, "connectorId": connector_id, "idTag": self.id_tag,
-            "meterStart": self.meter_wh, "timestamp": epoch_ms(),
+            "meterStart": int(self.meter_wh), "timestamp": epoch_ms(),
         })
         self.transaction_id = answer["transactionId"]
         self.stats.charging += 1
@@ -105,11 +105,11 @@ class RestBox:
 
     def samples(self, interval: float) -> list[dict]:
         power = self.power_w * random.uniform(0.95, 1.0)
-        self.meter_wh += int(power * interval / 3600)
+        self.meter_wh += power * interval / 3600
         now = epoch_ms()
         common = {"location": "Outlet", "context": "Sample_Periodic", "format": "Raw", "timestamp": now}
         return [
-            {"measurand": "Energy_Active_Import_Register", "unit": "Wh", "value": str(self.meter_wh), **common},
+            {"measurand": "Energy_Active_Import_Register", "unit": "Wh", "value": str(int(self.meter_wh)), **common},
             {"measurand": "Power.Active.Import", "unit": "W", "value": f"{power:.1f}", **common},
             {"measurand": "Current.Import", "unit": "Amp", "value": f"{power / 690:.2f}", **common},
             {"measurand": "Voltage", "unit": "Volt", "value": f"{random.uniform(228, 232):.1f}", **common},
@@ -128,7 +128,7 @@ class RestBox:
         self.stats.charging -= 1
         await self.post("stopTrans", {
             "chargeBoxSerialNumber": self.serial, "idTag": self.id_tag, "transactionId": transaction_id,
-            "meterStop": self.meter_wh, "timestamp": epoch_ms(), "reason": reason,
+            "meterStop": int(self.meter_wh), "timestamp": epoch_ms(), "reason": reason,
             "transactionData": {"values": self.samples(0)[:1]},
         })
         await self.status(connector_id, "Available")
