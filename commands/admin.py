@@ -1,21 +1,26 @@
 from django.contrib import admin
 
-from commands.models import Command
+from commands.models import Command, CommandState
+from ocpp16.schemas import CENTRAL_SYSTEM_ACTIONS
+from operations.admin_filters import choices_filter
+from operations.admin_mixins import BigTableMixin, ExactSearchMixin
 
 
 @admin.register(Command)
-class CommandAdmin(admin.ModelAdmin):
+class CommandAdmin(BigTableMixin, ExactSearchMixin, admin.ModelAdmin):
     list_display = ["id", "created", "box", "action", "state", "short_response", "error_code", "requested_by",
                     "source", "answered_at"]
-    list_filter = ["state", "action", "source"]
-    search_fields = ["box__serial", "=id"]
+    # Fixed choices: a SELECT DISTINCT over every command ever sent would scan the table.
+    list_filter = [choices_filter("state", CommandState.values), choices_filter("action", sorted(CENTRAL_SYSTEM_ACTIONS)),
+                   choices_filter("source", ["reverse-api", "operations-api", "admin"])]
+    search_numbers = ["pk"]
+    search_texts = ["box__serial"]  # the box filter: type its serial
     raw_id_fields = ["box", "connector", "requested_by"]
     list_select_related = ["box", "requested_by"]
     readonly_fields = [f.name for f in Command._meta.fields]
-    show_full_result_count = False
 
     def has_add_permission(self, request):
-        return False  # commands are sent through the box's actions, which validate and deliver them
+        return False  # commands are sent through the box page's forms, which validate and deliver them
 
     @admin.display(description="answer")
     def short_response(self, command):

@@ -12,13 +12,14 @@ from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from chargers.models import ChargeBox
 from commands.models import Command
-from commands.permissions import CanUseCommandApi
+from commands.permissions import CanUseCommandApi, command_permitted
 from commands.services import command_issue, command_wait_async
 from ocpp16.errors import OcppError
 from ocpp16.schemas import CENTRAL_SYSTEM_ACTIONS, validate_request
@@ -65,6 +66,8 @@ class BoxCommandsView(APIView):
         incoming = CommandIn(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
+        if (why := await sync_to_async(command_permitted)(request.user, data["action"], data["payload"])):
+            raise PermissionDenied(why)
         command = await sync_to_async(self._issue)(request.user, serial, data)
         if not data["wait"]:
             return Response(CommandOut(command).data, status=status.HTTP_202_ACCEPTED)

@@ -1,11 +1,24 @@
 from rest_framework.permissions import BasePermission
 
+from operations.roles import command_allowed, may_send_all
+
 
 class CanUseCommandApi(BasePermission):
-    """Tokens from `manage.py apitoken` carry this permission (and operations staff)."""
+    """Tokens from `manage.py apitoken`, Operations and Field engineers; which command each may
+    send is decided by operations.roles.command_allowed, asked through ``command_permitted``."""
 
     message = "this user may not use the command APIs"
 
     def has_permission(self, request, view):
         user = request.user
-        return bool(user and user.is_authenticated and user.has_perm("chargers.use_command_api"))
+        return bool(
+            user and user.is_authenticated
+            and (may_send_all(user) or user.has_perm("operations.send_diagnostic_commands"))
+        )
+
+
+def command_permitted(user, action: str, payload: dict) -> str | None:
+    """Why ``user`` may not send this command, or None when it may."""
+    if command_allowed(user, action, payload):
+        return None
+    return f"this user may not send {action}" + (f" ({payload['type']})" if payload.get("type") else "")

@@ -41,12 +41,15 @@ def reply_key(command_id: int) -> str:
 
 
 _redis_client = None
+# Longer than any wait we make on this client.
+_WAIT_READ_TIMEOUT = 300
 
 
 def _redis() -> redis.Redis:
     global _redis_client
     if _redis_client is None:
-        _redis_client = redis.Redis.from_url(settings.REDIS_URL)
+        # redis-py's default read timeout (5 s) would cut a BLPOP that waits longer.
+        _redis_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=_WAIT_READ_TIMEOUT)
     return _redis_client
 
 
@@ -248,7 +251,7 @@ async def command_wait_async(command_id: int, timeout: float) -> None:
     """The same wait for async views: one Redis connection per waiter, no thread held."""
     import redis.asyncio as aioredis
 
-    client = aioredis.Redis.from_url(settings.REDIS_URL)
+    client = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=timeout + 5)
     try:
         await client.blpop([reply_key(command_id)], timeout=max(timeout, 0.01))
     finally:

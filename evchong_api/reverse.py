@@ -21,7 +21,7 @@ from rest_framework.response import Response
 
 from chargers.models import ChargeBox
 from commands.models import Command, CommandState
-from commands.permissions import CanUseCommandApi
+from commands.permissions import CanUseCommandApi, command_permitted
 from commands.services import command_issue, command_wait_async, remote_start_issue, remote_stop_issue
 from evchong_api.errors import exception_handler
 from evchong_api.fields import EpochMillisField, StrictIntegerField
@@ -76,7 +76,7 @@ class ResetInput(serializers.Serializer):
 def reverse_exception_handler(exc, context):
     """Errors in the reverse API's own form, {"status": "Rejected", "message": ...}, with the
     forward API's field names beside it; Token (not Basic) is the challenge."""
-    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed, exceptions.PermissionDenied)):
         return Response({"status": "Rejected", "message": str(exc.detail)}, status=exc.status_code,
                         headers={"WWW-Authenticate": "Token"} if exc.status_code == 401 else {})
     response = exception_handler(exc, context)
@@ -131,6 +131,8 @@ class ReverseView(APIView):
         return answer_of(command)
 
     def _issue(self, user, data) -> Command | None:
+        if (why := command_permitted(user, self.method, {"type": data.get("type")} if "type" in data else {})):
+            raise exceptions.PermissionDenied(why)
         box = ChargeBox.objects.filter(serial=data["chargeBoxSerialNumber"]).first()
         if box is None:
             return None

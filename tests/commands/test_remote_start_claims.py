@@ -121,3 +121,30 @@ class TestRemoteStop:
         assert remote_stop_issue(box=box, transaction_id=tx.transaction.pk).state == CommandState.QUEUED
         second = remote_stop_issue(box=box, transaction_id=tx.transaction.pk)
         assert second.error_description == "a stop is already in flight for this session"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_waiting_longer_than_redis_default_read_timeout(box):
+    """redis-py cuts reads at 5 s by default; a caller waiting 8 s must still get a 6 s answer."""
+    import asyncio
+    import time
+
+    from commands.services import command_wait, command_wait_async
+
+    first, second = issue(box, 1), issue(box, 2)
+
+    def answer_later(command):
+        time.sleep(6)
+        command_record_outcome(command_id=command.pk, outcome={"status": "answered",
+                                                               "payload": {"status": "Accepted"}})
+        connection.close()
+
+    for command, wait in ((first, lambda: asyncio.run(command_wait_async(first.pk, 8))),
+                          (second, lambda: command_wait(second, 8))):
+        answerer = threading.Thread(target=answer_later, args=(command,))
+        began = time.monotonic()
+        answerer.start()
+        wait()
+        answerer.join()
+        assert 5.5 < time.monotonic() - began < 7.5
+        assert Command.objects.get(pk=command.pk).state == CommandState.ACCEPTED
