@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install migrate clean bench
+.PHONY: run test install migrate clean bench screenshots
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: $(INSTALLED)
 export BENCH_QUICK BENCH_SCALE BENCH_REPEATS BENCH_ONLY BENCH_BASELINE BENCH_SERVER BENCH_SETTINGS
 bench: $(INSTALLED)
 	$(BIN)/python -m bench.run
+
+# Rewrites docs/screenshots/*.png (the README's pictures) from the browser tests.
+screenshots: $(INSTALLED)
+	UPDATE_SCREENSHOTS=1 $(BIN)/python -m evchong.localservices --var $(TEST_VAR) -- $(BIN)/python -m pytest tests/ui -q
 
 clean:
 	rm -rf var
