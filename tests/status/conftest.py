@@ -1,1 +1,0 @@
-from staff import field_engineer, operations_user  # noqa: F401
