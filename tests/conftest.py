@@ -15,6 +15,8 @@ import pytest
 from django.core.management import call_command
 
 ROOT = Path(__file__).resolve().parent.parent
+# Users in the Operations and Field engineer groups (tests/staff.py), for every folder.
+pytest_plugins = ["staff"]
 
 
 def free_port() -> int:
@@ -142,3 +144,18 @@ def make_tag(db):
         return IdTag.objects.get(id_tag=tag)
 
     return make
+
+
+@pytest.fixture
+def wait_for():
+    """``wait_for(condition, timeout=10)``: for what the server does after it has answered."""
+
+    def wait(condition, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            time.sleep(0.05)
+        raise AssertionError("condition not met in time")
+
+    return wait

@@ -217,7 +217,7 @@ class TestStatusNotify:
         assert Connector.objects.get(box__serial="BOX-1", connector_id=1).status == "Faulted"
         assert not Alarm.objects.exists()
 
-    def test_fault_in_session_notifies_user_and_operations(self, evchong, celery_worker):
+    def test_fault_in_session_notifies_user_and_operations(self, evchong, celery_worker, wait_for):
         tx = start(evchong).json()["transactionId"]
         status(evchong, "Faulted", "OverCurrentFailure", transaction_id=tx)
         alarm = Alarm.objects.get()
@@ -225,7 +225,7 @@ class TestStatusNotify:
         wait_for(lambda: len(mail.outbox) == 1)
         assert "OverCurrentFailure" in mail.outbox[0].subject
 
-    def test_fault_outside_session_emails_operations(self, evchong, celery_worker):
+    def test_fault_outside_session_emails_operations(self, evchong, celery_worker, wait_for):
         status(evchong, "Faulted", "GroundFailure", transaction_id="")
         alarm = Alarm.objects.get()
         assert (alarm.notify_user, alarm.notify_operations, alarm.transaction_id) == (False, True, None)
@@ -301,15 +301,6 @@ class TestBasicAuth:
 
     def test_boxes_without_password_need_none(self, evchong):
         assert evchong.post("heartbeat", {"chargeBoxSerialNumber": "BOX-1"}).status_code == 200
-
-
-def wait_for(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_box_is_online_after_a_message_and_offline_when_silent(evchong):

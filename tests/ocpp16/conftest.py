@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import time
 from contextlib import ExitStack
 from importlib.resources import files
 from urllib.parse import quote
@@ -101,18 +100,3 @@ def cp(transactional_db, make_box, connect_box) -> OcppBox:
     """Box CP-1 (connectors 1 and 2), registered and connected."""
     make_box("CP-1", connectors=2)
     return connect_box("CP-1")
-
-
-@pytest.fixture
-def wait_for():
-    """``wait_for(condition, timeout=10)``: for what the server does after it has answered."""
-
-    def wait(condition, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return
-            time.sleep(0.05)
-        raise AssertionError("condition not met in time")
-
-    return wait

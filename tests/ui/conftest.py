@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from staff import PASSWORD, field_engineer, operations_user  # noqa: F401
+from staff import PASSWORD
 from ui_helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP
 
 
