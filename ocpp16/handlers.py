@@ -53,8 +53,10 @@ def handles(action: str, *, accepted_only: bool = True):
 
 def time_in(value: str, field: str) -> datetime:
     # The schema's date-time pattern lets through dates that do not exist (month 19, hour 25).
+    # RFC 3339 §5.6 allows a lower-case "t" and "z", which the schema takes and fromisoformat
+    # does not: upper-casing changes nothing else in a date-time.
     try:
-        return datetime.fromisoformat(value)
+        return datetime.fromisoformat(value.upper())
     except ValueError:
         raise OcppError(
             ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"{field} {value!r} is not a valid date-time"
