@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import io
 import json
 import re
@@ -88,7 +89,8 @@ class LibraryBox(ChargePoint):
         if msg.action in self.answers and self.answers[msg.action] is None:
             self.received.append((msg.action, msg.payload))  # a silent box: no answer at all
             return None
-        self._current = msg
+        # As received: the library turns some numbers into Decimals while it validates them.
+        self._current = copy.deepcopy(msg.payload)
         try:
             return await super()._handle_call(msg)
         except OCPPError as error:
@@ -96,18 +98,17 @@ class LibraryBox(ChargePoint):
             raise
 
     def _answer(self, action: str):
-        msg = self._current
-        self.received.append((action, msg.payload))
-        return self.answers[action](msg.payload)
+        self.received.append((action, self._current))
+        return self.answers[action](self._current)
 
 
 def _handler(action: str):
-    @on(action)
     def handle(self, **_):
         return self._answer(action)
 
+    # The library finds handlers by the name they have when decorated.
     handle.__name__ = f"on_{action}"
-    return handle
+    return on(action)(handle)
 
 
 for _action in DEFAULT_ANSWERS:
