@@ -72,3 +72,15 @@ class Protocol(models.TextChoices):
 class Direction(models.TextChoices):
     IN = "in", "box → central"
     OUT = "out", "central → box"
+
+
+class ReservationState(models.TextChoices):
+    """Where a reservation sent to a box stands (OCPP 1.6 §5.13). 'requested' is also where one
+    stays whose ReserveNow went unanswered: the box may hold it or not, and it expires either way."""
+
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    USED = "used"
+    EXPIRED = "expired"

@@ -13,6 +13,7 @@ from chargers.choices import (
     Direction,
     Protocol,
     RegistrationStatus,
+    ReservationState,
 )
 
 def _password_matches(password_hash: str, raw: str) -> bool:
@@ -196,3 +197,78 @@ class Alarm(models.Model):
 
     def __str__(self):
         return f"{self.box_id}#{self.connector_id} {self.status} {self.error_code}"
+
+
+class Reservation(models.Model):
+    """A ReserveNow sent through the command path (OCPP 1.6 §5.13). Its id is the reservationId the
+    box was sent: ours, allocated here (docs/adr/0007)."""
+
+    # OCPP reservationIds are 32-bit integers.
+    id = models.AutoField(primary_key=True)
+    box = models.ForeignKey(ChargeBox, on_delete=models.CASCADE, related_name="reservations")
+    connector_id = models.PositiveIntegerField(help_text="0: any connector of the box")
+    id_tag = models.CharField(max_length=20)
+    parent_id_tag = models.CharField(max_length=20, blank=True)
+    expiry_date = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=ReservationState.choices, default=ReservationState.REQUESTED)
+    box_status = models.CharField(
+        max_length=12, blank=True, help_text="the box's answer: Accepted, Faulted, Occupied, Rejected, Unavailable"
+    )
+    transaction_id = models.IntegerField(null=True, blank=True, help_text="the session that used it")
+    created = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="cancelled, used or expired at")
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["box", "-id"], name="reservation_box_recent"),
+            # Every remote start asks for the box's accepted reservations.
+            models.Index(fields=["box", "connector_id"], name="reservation_accepted",
+                         condition=models.Q(state=ReservationState.ACCEPTED)),
+            # The expiry sweep reads only the open ones.
+            models.Index(fields=["expiry_date"], name="reservation_open",
+                         condition=models.Q(state__in=[ReservationState.REQUESTED, ReservationState.ACCEPTED])),
+        ]
+
+    def __str__(self):
+        return f"#{self.id} {self.box_id}#{self.connector_id} {self.id_tag} ({self.state})"
+
+
+class LocalAuthList(models.Model):
+    """The local authorization list a box holds (OCPP 1.6 §5.15), as of the last SendLocalList it
+    accepted, and the version it last reported (GetLocalListVersion, §5.10)."""
+
+    box = models.OneToOneField(ChargeBox, on_delete=models.CASCADE, primary_key=True, related_name="local_auth_list")
+    version = models.IntegerField(null=True, blank=True, help_text="listVersion of the last update the box accepted")
+    updated = models.DateTimeField(null=True, blank=True)
+    reported_version = models.IntegerField(
+        null=True, blank=True, help_text="the box's last GetLocalListVersion answer (0: empty, -1: not supported)"
+    )
+    reported_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "local authorization list"
+
+    def __str__(self):
+        return f"{self.box_id} v{self.version}"
+
+
+class LocalAuthListEntry(models.Model):
+    """One idTag of a box's local list, with the idTagInfo the box was given for it."""
+
+    auth_list = models.ForeignKey(LocalAuthList, on_delete=models.CASCADE, related_name="entries")
+    id_tag = models.CharField(max_length=20)
+    status = models.CharField(max_length=12, choices=AuthorizationStatus.choices)
+    expiry = models.DateTimeField(null=True, blank=True)
+    parent_id_tag = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        verbose_name = "local authorization list entry"
+        verbose_name_plural = "local authorization list entries"
+        ordering = ["auth_list", "id_tag"]
+        constraints = [
+            models.UniqueConstraint(fields=["auth_list", "id_tag"], name="local_list_entry_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.auth_list_id} {self.id_tag} {self.status}"

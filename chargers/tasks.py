@@ -5,6 +5,7 @@ from django.db import connection
 from django.utils import timezone
 
 from chargers.models import Alarm
+from chargers.reservations import reservations_expire
 
 
 @shared_task
@@ -48,3 +49,9 @@ def journal_trim() -> int:
             [settings.JOURNAL_MAX_PER_BOX],
         )
         return cursor.rowcount
+
+
+@shared_task
+def reservations_sweep() -> int:
+    """Reservations past their expiryDate end as expired (a conditional UPDATE: re-runs are void)."""
+    return reservations_expire()

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "channels",
     "chargers",
     "transactions",
+    "smartcharging",
     "firmware",
     "evchong_api",
     "commands",
@@ -137,6 +138,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "journal-trim": {"task": "chargers.tasks.journal_trim", "schedule": 60.0},
     "command-sweep": {"task": "commands.tasks.sweep_commands", "schedule": 30.0},
+    "reservation-expiry": {"task": "chargers.tasks.reservations_sweep", "schedule": 60.0},
 }
 
 REST_FRAMEWORK = {
