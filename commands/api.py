@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from chargers.models import ChargeBox
 from commands.models import Command
 from commands.permissions import CanUseCommandApi, command_permitted
-from commands.services import command_issue, command_wait_async
+from commands.services import command_issue, command_payload_for_schema, command_wait_async
 from ocpp16.errors import OcppError
 from ocpp16.schemas import CENTRAL_SYSTEM_ACTIONS, validate_request
 
@@ -47,7 +47,7 @@ class CommandIn(serializers.Serializer):
     def validate(self, data):
         # The box would refuse a malformed call with a CALLERROR: refuse it here, before it is queued.
         try:
-            validate_request(data["action"], data["payload"])
+            validate_request(data["action"], command_payload_for_schema(data["action"], data["payload"]))
         except OcppError as problem:
             raise serializers.ValidationError({"payload": [f"{problem.code}: {problem.description}"]}) from None
         return data

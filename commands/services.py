@@ -18,11 +18,14 @@ from django.utils import timezone
 
 from chargers.choices import ChargePointStatus
 from chargers.models import ChargeBox, Connector
+from chargers.reservations import reservation_blocking, reservation_request
+from commands.effects import command_effect_apply, moment_in
 from commands.models import OPEN_STATES, Command, CommandState
 from evchong.errors import DomainError
 
 REMOTE_START = "RemoteStartTransaction"
 REMOTE_STOP = "RemoteStopTransaction"
+RESERVE_NOW = "ReserveNow"
 # Answers that mean "done as asked" (OCPP 1.6 §7: UnlockStatus, ConfigurationStatus, ...).
 POSITIVE_STATUSES = {"Accepted", "Unlocked", "RebootRequired"}
 BUSY_STATUSES = {
@@ -74,8 +77,17 @@ def _create(*, box, action, payload, requested_by, source, **extra) -> Command:
     return command
 
 
+def command_payload_for_schema(action: str, payload: dict) -> dict:
+    """The payload to check against the action's schema before issuing it. A ReserveNow's
+    reservationId is ours to give (docs/adr/0007), so a caller may leave it out."""
+    if action == RESERVE_NOW and "reservationId" not in payload:
+        return {**payload, "reservationId": 1}
+    return payload
+
+
 def command_issue(*, box: ChargeBox, action: str, payload: dict, requested_by=None, source: str = "") -> Command:
-    """Any OCPP 1.6 Central-System call, payload already validated by the caller's edge."""
+    """Any OCPP 1.6 Central-System call, its payload already checked against the action's schema by
+    the caller's edge (see ``command_payload_for_schema``)."""
     if action == REMOTE_START:
         return remote_start_issue(
             box=box, connector_id=payload.get("connectorId"), id_tag=payload["idTag"], payload=payload,
@@ -85,6 +97,8 @@ def command_issue(*, box: ChargeBox, action: str, payload: dict, requested_by=No
         return remote_stop_issue(
             box=box, transaction_id=payload["transactionId"], requested_by=requested_by, source=source
         )
+    if action == RESERVE_NOW:
+        return reserve_now_issue(box=box, payload=payload, requested_by=requested_by, source=source)
     if (why := box_command_channel(box)) is not None:
         return _refused(box=box, action=action, payload=payload, requested_by=requested_by, source=source,
                         refusal=CommandRefused(why))
@@ -99,14 +113,14 @@ def remote_start_issue(
     """Of several concurrent remote starts on one connector exactly one is issued (EVCHONG 1 g).
 
     The connector row is locked; a start is refused while the connector is busy, faulted,
-    unavailable, reserved or claimed by another pending remote start. The claim lasts until the
-    box's StartTransaction arrives, the box refuses, or REMOTE_START_CLAIM_SECONDS pass.
+    unavailable, reserved for someone else or claimed by another pending remote start. The claim
+    lasts until the box's StartTransaction arrives, the box refuses, or REMOTE_START_CLAIM_SECONDS pass.
     A refusal is recorded too, as a rejected command that says why.
     """
     payload = payload or {"connectorId": connector_id, "idTag": id_tag}
     try:
         with transaction.atomic():
-            connector, claim = _remote_start_claim(box=box, connector_id=connector_id)
+            connector, claim = _remote_start_claim(box=box, connector_id=connector_id, id_tag=id_tag)
             return _create(
                 box=box, action=REMOTE_START, payload=payload, requested_by=requested_by, source=source,
                 connector=connector, claim_until=claim,
@@ -116,7 +130,7 @@ def remote_start_issue(
                         refusal=refusal)
 
 
-def _remote_start_claim(*, box: ChargeBox, connector_id: int | None):
+def _remote_start_claim(*, box: ChargeBox, connector_id: int | None, id_tag: str):
     from transactions.models import Transaction
 
     if (why := box_command_channel(box)) is not None:
@@ -135,11 +149,35 @@ def _remote_start_claim(*, box: ChargeBox, connector_id: int | None):
         raise CommandRefused("the connector is faulted", field="connectorId")
     if connector.status == ChargePointStatus.UNAVAILABLE:
         raise CommandRefused("the connector is unavailable", field="connectorId")
-    if connector.status == ChargePointStatus.RESERVED:
-        raise CommandRefused("the connector is reserved", field="connectorId")
+    # Our reservations decide, not the connector's Reserved status: the holder may start (the box
+    # lets them, OCPP 1.6 §5.13), and a reservation we do not know of is the box's to enforce.
+    if reservation_blocking(box=box, connector_id=connector_id, id_tag=id_tag, now=now) is not None:
+        raise CommandRefused("the connector is reserved for another user", field="connectorId")
     if Command.objects.filter(connector=connector, claim_until__gt=now).exists():
         raise CommandRefused("another remote start is pending on this connector", field="connectorId")
     return connector, now + timedelta(seconds=settings.REMOTE_START_CLAIM_SECONDS)
+
+
+def reserve_now_issue(*, box: ChargeBox, payload: dict, requested_by=None, source: str = "") -> Command:
+    """A ReserveNow: its reservation row is created in 'requested' with the command, and the row's
+    id is the reservationId the box is sent; the box's answer settles it (commands.effects).
+    Whether the connector can be reserved is the box's to answer (Occupied, Faulted, ...): only a box
+    without a command channel or a connector number that cannot exist is refused here."""
+    try:
+        with transaction.atomic():
+            if (why := box_command_channel(box)) is not None:
+                raise CommandRefused(why, field="chargeBoxSerialNumber")
+            reservation = reservation_request(
+                box=box, connector_id=payload["connectorId"], id_tag=payload["idTag"],
+                parent_id_tag=payload.get("parentIdTag", ""),
+                expiry_date=moment_in(payload["expiryDate"], "expiryDate"),
+                reservation_id=payload.get("reservationId"),
+            )
+            return _create(box=box, action=RESERVE_NOW, payload={**payload, "reservationId": reservation.pk},
+                           requested_by=requested_by, source=source)
+    except DomainError as refusal:
+        return _refused(box=box, action=RESERVE_NOW, payload=payload, requested_by=requested_by, source=source,
+                        refusal=refusal)
 
 
 def remote_stop_issue(*, box: ChargeBox, transaction_id: int, requested_by=None, source: str = "") -> Command:
@@ -168,7 +206,7 @@ def remote_stop_issue(*, box: ChargeBox, transaction_id: int, requested_by=None,
                         refusal=refusal)
 
 
-def _refused(*, box, action, payload, requested_by, source, refusal: CommandRefused) -> Command:
+def _refused(*, box, action, payload, requested_by, source, refusal: DomainError) -> Command:
     return Command.objects.create(
         box=box, action=action, payload=payload, requested_by=requested_by, source=source,
         state=CommandState.REJECTED, error_code="Refused", error_description=refusal.message[:500],
@@ -207,10 +245,14 @@ def command_record_outcome(*, command_id: int, outcome: dict) -> Command | None:
                       error_description=str(outcome.get("description") or "the charge box disconnected before answering")[:500])
     if fields["state"] != CommandState.ACCEPTED:
         fields["claim_until"] = None  # a refused or failed remote start frees its connector at once
-    updated = Command.objects.filter(pk=command_id, state__in=OPEN_STATES).update(**fields)
-    command = Command.objects.filter(pk=command_id).first()
+    with transaction.atomic():
+        updated = Command.objects.filter(pk=command_id, state__in=OPEN_STATES).update(**fields)
+        command = Command.objects.select_related("box").filter(pk=command_id).first()
+        if updated and command is not None:
+            # In the same transaction as the state: the effect runs once, with the answer it follows.
+            command_effect_apply(command)
     if updated and command is not None:
-        _publish(command)
+        _publish(command)  # after the commit, so that whoever wakes sees the effect too
     return command
 
 

@@ -8,6 +8,7 @@ from datetime import timezone as dt_timezone
 
 from django import forms
 
+from commands.services import command_payload_for_schema
 from ocpp16.errors import OcppError
 from ocpp16.schemas import validate_request
 
@@ -43,7 +44,8 @@ class CommandForm(forms.Form):
         cleaned = super().clean()
         if not self.errors:
             try:
-                validate_request(type(self).__name__, self.payload())
+                action = type(self).__name__
+                validate_request(action, command_payload_for_schema(action, self.payload()))
             except OcppError as problem:
                 raise forms.ValidationError(f"{problem.code}: {problem.description}") from None
         return cleaned
@@ -142,7 +144,7 @@ class ReserveNow(CommandForm):
     expiryDate = _when()
     idTag = forms.CharField(max_length=20)
     parentIdTag = forms.CharField(max_length=20, required=False)
-    reservationId = forms.IntegerField()
+    reservationId = forms.IntegerField(required=False, help_text="empty or already used: a new one is given")
 
 
 class Reset(CommandForm):

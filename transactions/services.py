@@ -9,8 +9,10 @@ from django.db import transaction
 
 from chargers.choices import AuthorizationStatus
 from chargers.models import ChargeBox
+from chargers.reservations import reservation_use
 from chargers.services import CONNECTOR_ID_MAX, IdTagInfo, connector_get, idtag_authorize
 from evchong.errors import DomainError
+from smartcharging.services import charging_profiles_end_with_session
 from transactions.choices import Location, ReadingContext, Reason, ValueFormat
 from transactions.models import MeterValue, Transaction
 from transactions.units import DEFAULT_MEASURAND, measurand_canonical, normalise
@@ -98,6 +100,9 @@ def transaction_start(
             stopped_at=stopped_at,
             stop_reason=Reason.OTHER if stopped_at else "",
         )
+        if reservation_id is not None:
+            # The box started this session on the reservation, which ends with it (OCPP 1.6 §5.13).
+            reservation_use(box=box, reservation_id=reservation_id, transaction_id=created.id)
         return StartResult(created, info)
 
 
@@ -123,6 +128,8 @@ def transaction_stop(
             tx.save(update_fields=["meter_stop_wh", "stopped_at", "stop_reason", "stop_id_tag"])
             tx.refresh_from_db(fields=["energy_wh"])
         connector_id = tx.connector.connector_id if tx is not None else 0
+        # Also for a stop of a session we never recorded: a TxProfile may name its id all the same.
+        charging_profiles_end_with_session(box=box, transaction_id=transaction_id)
         meter_values_store(
             box=box, connector_id=connector_id, transaction_id=transaction_id, samples=samples, transaction_row=tx
         )

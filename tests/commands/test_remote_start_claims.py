@@ -54,7 +54,6 @@ class TestRefusals:
 
     @pytest.mark.parametrize("status, why", [("Faulted", "the connector is faulted"),
                                              ("Unavailable", "the connector is unavailable"),
-                                             ("Reserved", "the connector is reserved"),
                                              ("Charging", "the connector is in use by another user")])
     def test_connector_states(self, box, status, why):
         Connector.objects.filter(box=box, connector_id=1).update(status=status)
