@@ -2,14 +2,24 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.html import format_html_join, format_html
 
-from chargers.choices import ChargePointErrorCode, ChargePointStatus
-from chargers.models import Alarm, ChargeBox, Connector, IdTag, JournalEntry, Station
+from chargers.choices import AuthorizationStatus, ChargePointErrorCode, ChargePointStatus, ReservationState
+from chargers.models import (
+    Alarm,
+    ChargeBox,
+    Connector,
+    IdTag,
+    JournalEntry,
+    LocalAuthList,
+    LocalAuthListEntry,
+    Reservation,
+    Station,
+)
 from commands.models import Command
 from operations.admin_filters import ConnectorStateFilter, OnlineFilter, choices_filter
-from operations.admin_mixins import BigTableMixin
+from operations.admin_mixins import BigTableMixin, ExactSearchMixin, MirrorMixin
 from operations.command_views import BoxCommandsMixin
 from operations.idtag_import import COLUMNS as IDTAG_COLUMNS
 from operations.idtag_import import idtags_import
@@ -147,3 +157,38 @@ class AlarmAdmin(BigTableMixin, admin.ModelAdmin):
     raw_id_fields = ["box"]
     # Newest first by primary key: the model's "-raised" has no index of its own.
     ordering = ["-id"]
+
+
+@admin.register(Reservation)
+class ReservationAdmin(MirrorMixin, BigTableMixin, ExactSearchMixin, admin.ModelAdmin):
+    list_display = ["id", "box", "connector_id", "id_tag", "parent_id_tag", "expiry_date", "state", "box_status",
+                    "transaction_id", "created", "ended_at"]
+    list_filter = [choices_filter("state", ReservationState.values)]
+    search_numbers = ["pk", "transaction_id"]
+    search_texts = ["box__serial", "id_tag"]
+    list_select_related = ["box"]
+
+
+@admin.register(LocalAuthList)
+class LocalAuthListAdmin(MirrorMixin, BigTableMixin, ExactSearchMixin, admin.ModelAdmin):
+    list_display = ["box", "version", "updated", "reported_version", "reported_at", "entries_link"]
+    search_texts = ["box__serial"]
+    list_select_related = ["box"]
+
+    @admin.display(description="entries")
+    def entries_link(self, auth_list):
+        # A link, not a count: a list can hold tens of thousands of tags.
+        url = reverse("admin:chargers_localauthlistentry_changelist") + f"?auth_list={auth_list.pk}"
+        return format_html('<a href="{}">entries</a>', url)
+
+
+@admin.register(LocalAuthListEntry)
+class LocalAuthListEntryAdmin(MirrorMixin, BigTableMixin, ExactSearchMixin, admin.ModelAdmin):
+    list_display = ["box_serial", "id_tag", "status", "expiry", "parent_id_tag"]
+    list_filter = [choices_filter("status", AuthorizationStatus.values)]
+    search_texts = ["id_tag", "auth_list__box__serial"]
+    list_select_related = ["auth_list__box"]
+
+    @admin.display(description="box", ordering="auth_list")
+    def box_serial(self, entry):
+        return entry.auth_list.box.serial

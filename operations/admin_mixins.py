@@ -13,6 +13,24 @@ class BigTableMixin:
     show_facets = ShowFacets.NEVER
 
 
+class MirrorMixin:
+    """For rows that say what a box holds because it accepted a command (reservations, local lists,
+    charging profiles): only the box's answers write them (commands.effects). Read-only here, since a
+    row edited or deleted by hand would no longer say what the box holds; send the box a command."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ExactSearchMixin:
     """A search the indexes can answer: the term must equal one of ``search_numbers`` (when it is
     a number) or ``search_texts``. Django's own "=field" is case-insensitive, UPPER(field) = UPPER(term),

@@ -10,13 +10,15 @@ OPERATIONS = "Operations"
 FIELD_ENGINEER = "Field engineer"
 
 # Operations may do everything in the project's own apps (users and tokens stay with superusers).
-OPERATIONS_APPS = ["chargers", "transactions", "firmware", "commands", "operations"]
+OPERATIONS_APPS = ["chargers", "transactions", "smartcharging", "firmware", "commands", "operations"]
 
-# Field engineers look (boxes, their sessions, messages, faults, firmware, commands) and diagnose;
-# id tags name drivers and stay with Operations.
+# Field engineers look (boxes, their sessions, messages, faults, firmware, commands, what holds a
+# connector back: reservations and charging profiles) and diagnose; id tags and local lists name
+# drivers and stay with Operations.
 FIELD_ENGINEER_PERMISSIONS = [
     "chargers.view_station", "chargers.view_chargebox", "chargers.view_connector", "chargers.view_alarm",
-    "chargers.view_journalentry", "transactions.view_transaction", "transactions.view_metervalue",
+    "chargers.view_journalentry", "chargers.view_reservation", "transactions.view_transaction",
+    "transactions.view_metervalue", "smartcharging.view_chargingprofile",
     "firmware.view_firmwarestatusevent", "firmware.view_diagnosticsstatusevent", "commands.view_command",
     "operations.send_diagnostic_commands",
 ]
