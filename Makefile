@@ -25,7 +25,7 @@ test: $(INSTALLED)
 
 # Benchmarks on a system the bench starts under var/bench; results in bench/results/.
 # Knobs (see bench/run.py): BENCH_QUICK=1 for a smoke run, BENCH_SCALE, BENCH_REPEATS, BENCH_ONLY.
-export BENCH_QUICK BENCH_SCALE BENCH_REPEATS BENCH_ONLY BENCH_BASELINE BENCH_SERVER BENCH_SETTINGS
+export BENCH_QUICK BENCH_SCALE BENCH_REPEATS BENCH_ONLY BENCH_BASELINE BENCH_SERVER BENCH_SETTINGS BENCH_DB_SET
 bench: $(INSTALLED)
 	$(BIN)/python -m bench.run
 

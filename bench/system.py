@@ -124,6 +124,11 @@ class System:
         with psycopg.connect(host=socket_dir, user="postgres", dbname="postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+            # BENCH_DB_SET="synchronous_commit=off,...": PostgreSQL settings for this database only,
+            # to measure what the database costs (never a recommendation by itself).
+            for setting in filter(None, (os.environ.get("BENCH_DB_SET") or "").split(",")):
+                name, _, value = setting.partition("=")
+                conn.execute(f'ALTER DATABASE "{DATABASE_NAME}" SET {name.strip()} = \'{value.strip()}\'')
         redis.Redis.from_url(self.services.redis_url).flushall()
 
     def _provision(self) -> None:

@@ -88,7 +88,8 @@ async def progress(options: Options, stats: Stats, stream=sys.stderr) -> None:
         rate = (stats.answered - last_count) / max(now - last_time, 1e-9)
         last_count, last_time = stats.answered, now
         line = (f"{options.scenario} {stats.now():6.1f}s  online {stats.online}/{options.boxes}  "
-                f"ready {stats.ready}  charging {stats.charging}  answers {stats.answered} ({rate:,.0f}/s)  "
+                f"ready {stats.ready}  charging {stats.charging}  waiting {stats.in_flight}  "
+                f"answers {stats.answered} ({rate:,.0f}/s)  "
                 f"errors {len(stats.errors)}")
         if tty:
             stream.write("\r" + line[:150].ljust(150))

@@ -292,6 +292,7 @@ class OcppBox:
         future = asyncio.get_running_loop().create_future()
         self._pending[unique_id] = future
         started, t = self.stats.now(), time.perf_counter()
+        self.stats.in_flight += 1
         try:
             await self.ws.send(orjson.dumps([CALL, unique_id, action, payload]).decode())
             self._last_sent = time.monotonic()
@@ -304,6 +305,7 @@ class OcppBox:
             raise CallFailed(action) from None
         finally:
             self._pending.pop(unique_id, None)
+            self.stats.in_flight -= 1
         if answer[0] == CALLERROR:
             self.stats.error(action, f"CALLERROR {answer[2]}: {str(answer[3])[:80]}")
             raise CallFailed(action)

@@ -55,6 +55,7 @@ class Stats:
         self.online = 0  # boxes connected now
         self.ready = 0  # boxes booted and reporting
         self.charging = 0  # sessions running now
+        self.in_flight = 0  # calls sent and not yet answered
         self.gauges: dict = {}  # scenario figures that go into the report as they are
 
     def now(self) -> float:
