@@ -1,7 +1,7 @@
 """The EVCHONG request envelope, as real boxes send it (EVCHONG 2, examples).
 
 The spec shows ``data={...}``. Boxes send that as a form field, as a raw body with or without
-``data=``, URL-encoded or not, under any Content-Type; each scalar either plain or wrapped in an
+``data=``, URL-encoded or not, under any Content-Type, or as a JSON object's only member; each scalar either plain or wrapped in an
 object of its own name (``"iccid":{"iccid":"x"}``, ``"idTag":{"idToken":"x"}``). This module turns
 all of those into one flat dict with the spec's field names.
 """
@@ -44,7 +44,19 @@ def parse_body(raw: bytes) -> dict:
         payload = text
     else:
         payload = _form_field(text)
-    return parse_json(payload)
+    return _data_member(parse_json(payload))
+
+
+def _data_member(document: dict) -> dict:
+    """Gateways that speak JSON write the spec's form field as a member: {"data": {...}} or
+    {"data": "{...}"}. No method has a field of that name, so the member is the request."""
+    if len(document) == 1 and "data" in document:
+        inner = document["data"]
+        if isinstance(inner, dict):
+            return inner
+        if isinstance(inner, str):
+            return parse_json(inner)
+    return document
 
 
 def _form_field(text: str) -> str:
