@@ -1,0 +1,204 @@
+"""The reverse API's rules (EVCHONG 1 e-g, section 3; DESIGN.md §3) from outside: tokens, contention
+for one connector, bounded answers from silent or vanishing boxes, and several server processes.
+The box is an `ocpp` library ChargePoint; requests are plain HTTP."""
+
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from ocpp.v16 import call, call_result
+
+from conftest import Http, iso
+
+METHODS = {
+    "RemoteStartTransaction": {"chargeBoxSerialNumber": "RV-1", "connectorId": 1, "idTag": "CARD"},
+    "RemoteStopTransaction": {"chargeBoxSerialNumber": "RV-1", "transactionId": 1},
+    "UpdateFirmware": {"chargeBoxSerialNumber": "RV-1", "location": "ftp://fw.example.com/rv.bin",
+                       "retrieveDate": "2026-12-01 02:00:00"},
+    "Reset": {"chargeBoxSerialNumber": "RV-1", "type": "Soft"},
+}
+# Short timeouts for the silent-box cases; the order of spec rule f holds (API > box).
+SHORT = {"OCPP_CALL_TIMEOUT": "2", "REVERSE_API_TIMEOUT": "4"}
+
+
+@pytest.fixture
+def world(transactional_db, make_box, make_tag):
+    make_box("RV-1", connectors=2)
+    make_box("RV-REST", connectors=1)
+    for n in range(30):
+        make_tag(f"CARD{n}")
+    make_tag("CARD")
+
+
+@pytest.fixture(scope="module")
+def other_server(start_daphne) -> Http:
+    """A second daphne on the same database and Redis: boxes connect to the first."""
+    return Http(start_daphne())
+
+
+@pytest.fixture(scope="module")
+def short_server(start_daphne) -> str:
+    return start_daphne(**SHORT)
+
+
+def reverse(http: Http, token, method, body, **kw):
+    return http.post_json(f"/evchong-api/reverse/v1/{method}", body, token, **kw)
+
+
+def boot(client):
+    assert client.call(call.BootNotification(charge_point_vendor="V", charge_point_model="M")).status == "Accepted"
+    for connector_id in (0, 1, 2):
+        client.call(call.StatusNotification(connector_id=connector_id, error_code="NoError", status="Available"))
+    return client
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("authorization", [None, "Token", "Token not-a-real-token", "Bearer x", "Basic UlYtMTp4"])
+def test_missing_or_wrong_token_is_401(world, http, method, authorization):
+    headers = {"Content-Type": "application/json", **({"Authorization": authorization} if authorization else {})}
+    status, response_headers, content = http.request("POST", f"/evchong-api/reverse/v1/{method}",
+                                                     json.dumps(METHODS[method]), headers)
+    assert status == 401, content
+    assert response_headers["Content-Type"] == "application/json"
+
+
+def test_default_timeouts_follow_rule_f(settings):
+    assert settings.REVERSE_API_TIMEOUT > settings.OCPP_CALL_TIMEOUT
+    assert settings.REVERSE_API_TIMEOUT <= 30
+
+
+def test_thirty_concurrent_remote_starts_on_one_connector(world, library_box, celery_worker, http, api_token):
+    box = boot(library_box("RV-1", answers={
+        "RemoteStartTransaction": lambda p: (time.sleep(0.3), call_result.RemoteStartTransaction(status="Accepted"))[1]
+    }))
+    barrier = threading.Barrier(30)
+
+    def one(n):
+        barrier.wait()
+        return reverse(http, api_token, "RemoteStartTransaction",
+                       {"chargeBoxSerialNumber": "RV-1", "connectorId": 1, "idTag": f"CARD{n}"})
+
+    with ThreadPoolExecutor(30) as pool:
+        answers = list(pool.map(one, range(30)))
+    assert {code for code, _ in answers} == {200}
+    statuses = [body["status"] for _, body in answers]
+    assert statuses.count("Accepted") == 1, answers
+    assert all(body["message"] for _, body in answers if body["status"] == "Rejected")
+    time.sleep(0.5)
+    assert len(box.received("RemoteStartTransaction")) == 1
+
+
+def test_concurrent_remote_starts_through_two_server_processes(world, other_server, library_box, celery_worker,
+                                                               http, api_token):
+    """Half the callers reach another daphne; still one Accepted, one call to the box."""
+    box = boot(library_box("RV-1"))
+    other = other_server
+    barrier = threading.Barrier(20)
+
+    def one(n):
+        barrier.wait()
+        return reverse(other if n % 2 else http, api_token, "RemoteStartTransaction",
+                       {"chargeBoxSerialNumber": "RV-1", "connectorId": 2, "idTag": f"CARD{n}"})[1]["status"]
+
+    with ThreadPoolExecutor(20) as pool:
+        assert list(pool.map(one, range(20))).count("Accepted") == 1
+    time.sleep(0.5)
+    assert len(box.received("RemoteStartTransaction")) == 1
+
+
+@pytest.mark.parametrize("method", ["RemoteStartTransaction", "UpdateFirmware", "Reset"])
+def test_a_command_through_a_second_server_reaches_a_box_on_the_first(world, other_server, library_box,
+                                                                      celery_worker, api_token, method):
+    box = boot(library_box("RV-1"))
+    assert reverse(other_server, api_token, method, METHODS[method]) == (200, {"status": "Accepted"})
+    assert [action for action, _ in box.received()] == [method]
+
+
+def test_remote_stop_through_a_second_server(world, other_server, library_box, celery_worker, api_token):
+    box = boot(library_box("RV-1"))
+    started = box.call(call.StartTransaction(connector_id=1, id_tag="CARD", meter_start=0, timestamp=iso()))
+    body = {"chargeBoxSerialNumber": "RV-1", "transactionId": started.transaction_id}
+    assert reverse(other_server, api_token, "RemoteStopTransaction", body) == (200, {"status": "Accepted"})
+    assert box.received() == [("RemoteStopTransaction", {"transactionId": started.transaction_id})]
+
+
+class TestBoundedAnswers:
+    @pytest.fixture
+    def short(self, short_server, settings):
+        # The in-process Celery worker stamps each call's deadline from these settings.
+        for name, value in SHORT.items():
+            setattr(settings, name, float(value))
+        return short_server
+
+    @pytest.mark.parametrize("method", ["RemoteStartTransaction", "UpdateFirmware", "Reset"])
+    def test_silent_box_is_rejected_within_the_api_timeout(self, world, short, library_box, celery_worker,
+                                                           api_token, method):
+        box = boot(library_box("RV-1", base=short.replace("http://", "ws://") + "/ocpp/",
+                               answers={method: None}))
+        began = time.monotonic()
+        code, body = reverse(Http(short), api_token, method, METHODS[method])
+        elapsed = time.monotonic() - began
+        assert code == 200 and body["status"] == "Rejected" and body["message"]
+        assert elapsed < float(SHORT["REVERSE_API_TIMEOUT"]) + 0.5
+        assert box.received(method)
+
+    def test_a_silent_box_frees_the_connector_for_the_next_start(self, world, short, library_box, celery_worker,
+                                                                 api_token):
+        box = boot(library_box("RV-1", base=short.replace("http://", "ws://") + "/ocpp/",
+                               answers={"RemoteStartTransaction": None}))
+        api = Http(short)
+        assert reverse(api, api_token, "RemoteStartTransaction", METHODS["RemoteStartTransaction"])[1]["status"] == "Rejected"
+        box.cp.answers["RemoteStartTransaction"] = lambda p: call_result.RemoteStartTransaction(status="Accepted")
+        assert reverse(api, api_token, "RemoteStartTransaction", METHODS["RemoteStartTransaction"])[1] == {
+            "status": "Accepted"}
+
+    def test_operations_api_on_a_silent_box_is_timed_out_in_bounded_time(self, world, short, library_box,
+                                                                         celery_worker, api_token):
+        boot(library_box("RV-1", base=short.replace("http://", "ws://") + "/ocpp/", answers={"ClearCache": None}))
+        began = time.monotonic()
+        code, body = Http(short).post_json("/api/v1/boxes/RV-1/commands", {"action": "ClearCache", "payload": {}},
+                                           api_token)
+        assert time.monotonic() - began < float(SHORT["OCPP_CALL_TIMEOUT"]) + 3
+        assert (code, body["state"], body["error"]["code"]) == (200, "timed_out", "Timeout")
+
+    def test_a_box_that_goes_away_mid_call_is_rejected_at_once(self, world, short, library_box, celery_worker,
+                                                               api_token):
+        box = boot(library_box("RV-1", base=short.replace("http://", "ws://") + "/ocpp/", answers={"Reset": None}))
+        result = {}
+        caller = threading.Thread(target=lambda: result.update(
+            answer=reverse(Http(short), api_token, "Reset", METHODS["Reset"])))
+        caller.start()
+        box.wait_received("Reset")
+        began = time.monotonic()
+        box.close()
+        caller.join(10)
+        assert time.monotonic() - began < 1.5
+        assert result["answer"][1]["status"] == "Rejected" and result["answer"][1]["message"]
+
+    def test_without_a_celery_worker_the_answer_is_still_bounded(self, world, short, library_box, api_token):
+        boot(library_box("RV-1", base=short.replace("http://", "ws://") + "/ocpp/"))
+        began = time.monotonic()
+        code, body = reverse(Http(short), api_token, "Reset", METHODS["Reset"])
+        assert time.monotonic() - began < float(SHORT["REVERSE_API_TIMEOUT"]) + 0.5
+        assert code == 200 and body["status"] == "Rejected" and body["message"]
+
+
+def test_box_that_is_not_connected_is_rejected_at_once(world, http, api_token):
+    for method, body in METHODS.items():
+        began = time.monotonic()
+        code, answer = reverse(http, api_token, method, body)
+        assert time.monotonic() - began < 2
+        assert code == 200 and answer["status"] == "Rejected" and answer["message"], (method, answer)
+
+
+def test_rest_only_box_is_rejected_with_that_reason(world, http, api_token):
+    assert http.post_json("/evchong-api/cperent/v1/heartbeat", {"chargeBoxSerialNumber": "RV-REST"})[0] == 200
+    code, answer = reverse(http, api_token, "Reset", {"chargeBoxSerialNumber": "RV-REST", "type": "Hard"})
+    assert code == 200 and answer["status"] == "Rejected" and "channel" in answer["message"]
+
+
+def test_unknown_box_is_rejected_with_a_message(world, http, api_token):
+    code, answer = reverse(http, api_token, "Reset", {"chargeBoxSerialNumber": "GHOST", "type": "Soft"})
+    assert code == 200 and answer["status"] == "Rejected" and "GHOST" in answer["message"]
