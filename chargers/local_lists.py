@@ -22,10 +22,14 @@ class LocalListUpdate:
     info: IdTagInfo | None
 
 
-def _auth_list_locked(box: ChargeBox) -> LocalAuthList:
-    # Created on first use without a race (ON CONFLICT DO NOTHING), then locked, so that two
-    # updates of one box's list apply one after the other.
+def _auth_list_ensure(box: ChargeBox) -> None:
+    # Created on first use, without a race between two first uses (INSERT ... ON CONFLICT DO NOTHING).
     LocalAuthList.objects.bulk_create([LocalAuthList(box=box)], ignore_conflicts=True)
+
+
+def _auth_list_locked(box: ChargeBox) -> LocalAuthList:
+    # Locked, so that two updates of one box's list apply one after the other.
+    _auth_list_ensure(box)
     return LocalAuthList.objects.select_for_update().get(box=box)
 
 
@@ -59,5 +63,5 @@ def local_list_apply(
 def local_list_version_record(*, box: ChargeBox, version: int) -> None:
     """The box's answer to GetLocalListVersion: 0 no list, -1 no support (OCPP 1.6 §5.10). Kept
     beside the version we sent, not over it, so that a box that lost its list shows up."""
-    LocalAuthList.objects.bulk_create([LocalAuthList(box=box)], ignore_conflicts=True)
+    _auth_list_ensure(box)
     LocalAuthList.objects.filter(box=box).update(reported_version=version, reported_at=timezone.now())
