@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 
 import orjson
 from rest_framework.exceptions import ParseError
+from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
 from rest_framework.parsers import BaseParser
 
 # Lower-cased spelling as received -> the field name the serializers use.
@@ -83,6 +84,28 @@ class EvchongParser(BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         return parse_body(stream.read() if stream is not None else b"")
+
+
+class AnyAccept(BaseContentNegotiation):
+    """The answer is JSON whatever the Accept header says: boxes send text/plain, text/html or
+    their HTTP library's default, and must not get a 406 for it (DESIGN.md §3)."""
+
+    def select_parser(self, request, parsers):
+        return DefaultContentNegotiation().select_parser(request, parsers)
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class ChunkedBody:
+    """A view mixin for bodies sent with Transfer-Encoding: chunked (RFC 9112 §7.1), which have no
+    Content-Length: DRF treats a request without one as empty. The ASGI server has read the whole
+    body before the view runs, so reading it here costs no wait."""
+
+    def initialize_request(self, request, *args, **kwargs):
+        if not request.META.get("CONTENT_LENGTH") and request.method == "POST":
+            request.META["CONTENT_LENGTH"] = str(len(request.body))
+        return super().initialize_request(request, *args, **kwargs)
 
 
 def flatten(document: dict, envelope: str | None = None) -> dict:

@@ -25,7 +25,7 @@ from commands.permissions import CanUseCommandApi, command_permitted
 from commands.services import command_issue, command_wait_async, remote_start_issue, remote_stop_issue
 from evchong_api.errors import exception_handler
 from evchong_api.fields import EpochMillisField, StrictIntegerField
-from evchong_api.parsing import EvchongParser, flatten
+from evchong_api.parsing import AnyAccept, ChunkedBody, EvchongParser, flatten
 from evchong_api.serializers import INT32_MAX, box_serial
 
 ANSWER = inline_serializer(
@@ -62,7 +62,12 @@ class RemoteStopInput(serializers.Serializer):
 
 class UpdateFirmwareInput(serializers.Serializer):
     chargeBoxSerialNumber = box_serial()
-    location = serializers.URLField(max_length=512)
+    # Any URI with a scheme, as OCPP 1.6's UpdateFirmware.req takes it (format "uri"). URLField
+    # refused real firmware servers: hosts named without a domain (ftp://fwserver/) and sftp://.
+    location = serializers.RegexField(
+        r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$", max_length=512,
+        error_messages={"invalid": "Enter a URI such as ftp://host/path/firmware.bin."},
+    )
     retrieveDate = RetrieveDateField()
     retries = StrictIntegerField(required=False, allow_null=True, min_value=0, max_value=INT32_MAX)
     retryInterval = StrictIntegerField(required=False, allow_null=True, min_value=0, max_value=INT32_MAX)
@@ -106,13 +111,14 @@ def answer_of(command: Command) -> Response:
     return rejected(f"no answer from the charge box within {settings.REVERSE_API_TIMEOUT:g} s; command {command.pk}")
 
 
-class ReverseView(APIView):
+class ReverseView(ChunkedBody, APIView):
     method: str
     Input: type[serializers.Serializer]
     authentication_classes = [TokenAuthentication]
     permission_classes = [CanUseCommandApi]
     parser_classes = [EvchongParser]
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = AnyAccept
 
     def get_exception_handler(self):
         return reverse_exception_handler

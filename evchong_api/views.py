@@ -29,7 +29,7 @@ from evchong_api import vocabulary
 from evchong_api.auth import check_box_credentials
 from evchong_api.errors import exception_handler
 from evchong_api.fields import to_epoch_ms
-from evchong_api.parsing import EnvelopeError, EvchongParser, flatten, parse_json
+from evchong_api.parsing import AnyAccept, ChunkedBody, EnvelopeError, EvchongParser, flatten, parse_json
 from firmware.services import firmware_status_record
 from transactions.services import Sample, meter_values_store, transaction_start, transaction_stop
 
@@ -64,7 +64,7 @@ def now_ms() -> int:
 
 
 @extend_schema(exclude=True)
-class ForwardView(APIView):
+class ForwardView(ChunkedBody, APIView):
     """Parse, validate, identify the box, call ``handle(box, data) -> answer``, journal both ways."""
 
     method: str
@@ -77,6 +77,7 @@ class ForwardView(APIView):
     permission_classes = [AllowAny]
     parser_classes = [MultiPartParser, EvchongParser]
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = AnyAccept
 
     def get_exception_handler(self):
         return exception_handler

@@ -254,6 +254,20 @@ class TestVariants:
         forward.ok("heartbeat", {"data": document})
         forward.ok("heartbeat", {"data": json.dumps(document)})
 
+    @pytest.mark.parametrize("accept", ["text/plain", "text/html", "application/xml", "text/plain; charset=utf-8",
+                                        "*/*", "application/json, text/plain, */*"])
+    def test_json_whatever_the_accept_header_says(self, forward, accept):
+        body = forward.ok("heartbeat", EXAMPLES["heartbeat"], "text-data", headers={"Accept": accept})
+        assert is_recent_ms(body["currentTime"])
+
+    @pytest.mark.parametrize("envelope", ["text-data", "form-urlencoded", "json"])
+    def test_chunked_body_without_content_length(self, forward, envelope):
+        build, content_type = ENVELOPES[envelope]
+        status, headers, content = forward.http.post_chunked(
+            BASE + "startTrans", build(EXAMPLES["startTrans"]).encode(), {"Content-Type": content_type})
+        assert (status, headers["Content-Type"]) == (200, "application/json"), content
+        check_answer("startTrans", json.loads(content))
+
     def test_basic_auth_for_a_box_with_a_password(self, forward):
         heartbeat = {"chargeBoxSerialNumber": "LOCKED"}
         status, body = forward.post("heartbeat", heartbeat)

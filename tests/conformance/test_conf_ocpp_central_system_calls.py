@@ -6,10 +6,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from conformance_kit import iso
 from ocpp.exceptions import NotSupportedError
 from ocpp.v16 import call, call_result
-
-from conftest import iso
 
 COMMAND_FIELDS = {"id", "box", "action", "payload", "state", "response", "error", "created", "answered"}
 LATER = iso(datetime.now(UTC) + timedelta(hours=2))

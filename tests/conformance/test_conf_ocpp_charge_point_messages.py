@@ -5,10 +5,9 @@ made of them is read back from outside, through the read API (DESIGN.md §3)."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conformance_kit import iso, parse_iso
 from ocpp.exceptions import OCPPError
 from ocpp.v16 import call
-
-from conftest import iso, parse_iso
 
 BOOT = call.BootNotification(charge_point_vendor="Conformance", charge_point_model="OCTT-1",
                              firmware_version="1.0.0", charge_point_serial_number="CP-SN-1")

@@ -8,11 +8,10 @@ import json
 from contextlib import ExitStack
 
 import pytest
+from conformance_kit import iso
 from ocpp.v16 import call
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
-
-from conftest import iso
 
 OCPP_J_16_ERROR_CODES = {
     "NotImplemented", "NotSupported", "InternalError", "ProtocolError", "SecurityError", "FormationViolation",

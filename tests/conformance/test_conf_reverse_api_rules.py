@@ -8,9 +8,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from conformance_kit import Http, iso
 from ocpp.v16 import call, call_result
-
-from conftest import Http, iso
 
 METHODS = {
     "RemoteStartTransaction": {"chargeBoxSerialNumber": "RV-1", "connectorId": 1, "idTag": "CARD"},
@@ -62,6 +61,37 @@ def test_missing_or_wrong_token_is_401(world, http, method, authorization):
                                                      json.dumps(METHODS[method]), headers)
     assert status == 401, content
     assert response_headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("accept", ["text/plain", "text/html", "application/xml", "*/*"])
+def test_answers_are_json_whatever_the_accept_header_says(world, http, api_token, accept):
+    status, headers, content = http.request("POST", "/evchong-api/reverse/v1/Reset", json.dumps(METHODS["Reset"]), {
+        "Content-Type": "application/json", "Accept": accept, "Authorization": f"Token {api_token}"})
+    assert (status, headers["Content-Type"]) == (200, "application/json")
+    assert json.loads(content)["status"] == "Rejected"  # RV-1 is not connected
+
+
+def test_chunked_request_body(world, library_box, celery_worker, http, api_token):
+    box = boot(library_box("RV-1"))
+    status, _, content = http.post_chunked("/evchong-api/reverse/v1/Reset", json.dumps(METHODS["Reset"]).encode(), {
+        "Content-Type": "application/json", "Authorization": f"Token {api_token}"})
+    assert (status, json.loads(content)) == (200, {"status": "Accepted"})
+    assert box.received() == [("Reset", {"type": "Soft"})]
+
+
+@pytest.mark.parametrize("location", ["ftp://fwserver/keli/fw-2.1.bin", "ftps://fw_01.plant.local:990/fw.bin",
+                                      "sftp://deploy@10.1.2.3/fw.bin", "http://[2001:db8::7]/fw.bin"])
+def test_update_firmware_takes_any_firmware_uri(world, library_box, celery_worker, http, api_token, location):
+    box = boot(library_box("RV-1"))
+    body = {**METHODS["UpdateFirmware"], "location": location}
+    assert reverse(http, api_token, "UpdateFirmware", body) == (200, {"status": "Accepted"})
+    assert box.received("UpdateFirmware")[0][1]["location"] == location
+
+
+@pytest.mark.parametrize("location", ["fw.bin", "ftp://fw.example.com/with space.bin", "", "://x"])
+def test_update_firmware_location_that_is_no_uri_is_400(world, http, api_token, location):
+    code, body = reverse(http, api_token, "UpdateFirmware", {**METHODS["UpdateFirmware"], "location": location})
+    assert (code, body["status"], body["field"]) == (400, "Rejected", "location")
 
 
 def test_default_timeouts_follow_rule_f(settings):
