@@ -268,3 +268,46 @@ class TestReverseApiWithAnOcppBox:
         local = datetime(2026, 12, 1, 2, 0).replace(tzinfo=ZoneInfo(settings.TIME_ZONE))
         assert datetime.fromisoformat(sent["retrieveDate"]) == local
         assert (sent["location"], sent["retries"], sent["retryInterval"]) == ("ftp://fw.example.com/cs-2.0.bin", 2, 120)
+
+
+class TestWhatTheBoxDoesNext:
+    """OCTT-style follow-ups: after answering, the box acts on the call; we take what it sends."""
+
+    @pytest.mark.parametrize("kind, reason", [("Soft", "SoftReset"), ("Hard", "HardReset")])
+    def test_reset_during_a_session(self, box, http, api_token, world, library_box, kind, reason):
+        started = box.call(call.StartTransaction(connector_id=1, id_tag="GOOD", meter_start=0, timestamp=iso()))
+        assert http.post_json("/evchong-api/reverse/v1/Reset", {"chargeBoxSerialNumber": "CS-1", "type": kind},
+                              api_token) == (200, {"status": "Accepted"})
+        box.call(call.StopTransaction(meter_stop=321, timestamp=iso(), transaction_id=started.transaction_id,
+                                      reason=reason))
+        box.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Finishing"))
+        box.close()
+        rebooted = library_box("CS-1")
+        assert rebooted.call(call.BootNotification(charge_point_vendor="Conformance",
+                                                   charge_point_model="CS")).status == "Accepted"
+        rebooted.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Available"))
+        session = http.get_json(f"/api/v1/transactions/{started.transaction_id}", api_token)[1]
+        assert (session["stopReason"], session["energyWh"]) == (reason, 321)
+
+    def test_unlock_connector_during_a_session(self, box, http, api_token):
+        started = box.call(call.StartTransaction(connector_id=2, id_tag="GOOD", meter_start=0, timestamp=iso()))
+        code, body = command(http, api_token, "UnlockConnector", {"connectorId": 2})
+        assert (code, body["state"]) == (200, "accepted")
+        box.call(call.StopTransaction(meter_stop=5, timestamp=iso(), transaction_id=started.transaction_id,
+                                      reason="UnlockCommand"))
+        assert http.get_json(f"/api/v1/transactions/{started.transaction_id}", api_token)[1]["stopReason"] == \
+            "UnlockCommand"
+
+    @pytest.mark.parametrize("requested, message", [
+        ("BootNotification", call.BootNotification(charge_point_vendor="Conformance", charge_point_model="CS")),
+        ("Heartbeat", call.Heartbeat()),
+        ("StatusNotification", call.StatusNotification(connector_id=1, error_code="NoError", status="Available")),
+        ("MeterValues", call.MeterValues(connector_id=1, meter_value=[{"timestamp": iso(), "sampledValue": [
+            {"value": "123", "context": "Trigger"}]}])),
+        ("FirmwareStatusNotification", call.FirmwareStatusNotification(status="Idle")),
+        ("DiagnosticsStatusNotification", call.DiagnosticsStatusNotification(status="Idle")),
+    ])
+    def test_the_triggered_message_is_taken(self, box, http, api_token, requested, message):
+        code, body = command(http, api_token, "TriggerMessage", {"requestedMessage": requested})
+        assert (code, body["state"]) == (200, "accepted")
+        assert box.call(message) is not None
