@@ -196,6 +196,11 @@ def test_no_supported_subprotocol_completes_without_one_then_closes(raw, offered
         box.recv()
 
 
+def test_an_origin_header_is_no_reason_to_refuse(raw):
+    """Boxes send none, gateways and browsers-based tools do: the OCPP route checks no Origin."""
+    assert raw(headers={"Origin": "http://somewhere-else.example"}).heartbeat_works()
+
+
 def test_unknown_box_is_404_before_the_upgrade(raw):
     with pytest.raises(InvalidStatus) as refused:
         raw("NO-SUCH-BOX")

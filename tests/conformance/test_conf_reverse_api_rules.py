@@ -138,6 +138,41 @@ def test_concurrent_remote_starts_through_two_server_processes(world, other_serv
     assert len(box.received("RemoteStartTransaction")) == 1
 
 
+def test_ten_concurrent_remote_stops_of_one_session(world, library_box, celery_worker, http, api_token):
+    box = boot(library_box("RV-1"))
+    started = box.call(call.StartTransaction(connector_id=1, id_tag="CARD", meter_start=0, timestamp=iso()))
+    barrier = threading.Barrier(10)
+
+    def one(_):
+        barrier.wait()
+        return reverse(http, api_token, "RemoteStopTransaction",
+                       {"chargeBoxSerialNumber": "RV-1", "transactionId": started.transaction_id})[1]
+
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(one, range(10)))
+    assert [a["status"] for a in answers].count("Accepted") == 1, answers
+    assert all(a["message"] for a in answers if a["status"] == "Rejected")
+    time.sleep(0.5)
+    assert len(box.received("RemoteStopTransaction")) == 1
+
+
+@pytest.mark.parametrize("status, error_code", [("Faulted", "GroundFailure"), ("Unavailable", "NoError"),
+                                                ("Charging", "NoError"), ("SuspendedEV", "NoError"),
+                                                ("Finishing", "NoError")])
+def test_remote_start_on_a_connector_that_cannot_start_is_rejected_without_asking_the_box(
+        world, library_box, celery_worker, http, api_token, status, error_code):
+    box = boot(library_box("RV-1"))
+    box.call(call.StatusNotification(connector_id=1, error_code=error_code, status=status))
+    code, answer = reverse(http, api_token, "RemoteStartTransaction", METHODS["RemoteStartTransaction"])
+    assert code == 200 and answer["status"] == "Rejected" and answer["message"]
+    # The other connector is free, and a connector the box has just prepared (cable in) may start.
+    box.call(call.StatusNotification(connector_id=2, error_code="NoError", status="Preparing"))
+    code, answer = reverse(http, api_token, "RemoteStartTransaction", {**METHODS["RemoteStartTransaction"],
+                                                                       "connectorId": 2})
+    assert answer == {"status": "Accepted"}
+    assert box.received() == [("RemoteStartTransaction", {"connectorId": 2, "idTag": "CARD"})]
+
+
 @pytest.mark.parametrize("method", ["RemoteStartTransaction", "UpdateFirmware", "Reset"])
 def test_a_command_through_a_second_server_reaches_a_box_on_the_first(world, other_server, library_box,
                                                                       celery_worker, api_token, method):
