@@ -18,6 +18,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 
 from chargers.choices import Protocol
 from chargers.models import ChargeBox
@@ -237,10 +238,20 @@ class OcppConsumer(AsyncWebsocketConsumer):
     async def report(self, call: OutgoingCall, outcome: dict) -> None:
         """Hand the outcome to whoever waits. A durable command's outcome is written on its row
         first, once, and that wakes its waiters: the row stays the truth if nobody waits."""
-        if call.command_id is not None:
+        if call.command_id is None:
+            return await reply_push(call.reply_key, outcome)
+        try:
             await in_thread(command_record_outcome)(command_id=call.command_id, outcome=outcome)
-        else:
-            await reply_push(call.reply_key, outcome)
+        except DatabaseError:
+            # An answer PostgreSQL cannot store (jsonb refuses a "\u0000" in a string) closed the box's
+            # connection and left the command open: it fails instead, saying why.
+            log.exception("the outcome of command %s could not be stored", call.command_id)
+            failed = {"status": ERROR, "code": ErrorCode.INTERNAL_ERROR,
+                      "description": "the charge box's answer could not be stored"}
+            try:
+                await in_thread(command_record_outcome)(command_id=call.command_id, outcome=failed)
+            except DatabaseError:
+                log.exception("command %s left open; the sweep will end it", call.command_id)
 
     async def ocpp_call(self, message):
         """A call for the box from call_box: queued, since only one CALL may be unanswered at a time."""

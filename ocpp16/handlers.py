@@ -212,6 +212,13 @@ def _handle(box: ChargeBox, call: Call) -> dict:
         raise OcppError(ErrorCode.INTERNAL_ERROR, f"the central system failed to process {call.action}") from None
 
 
+def storable(frame: str) -> str:
+    """A frame as the journal can keep it. JSON allows NUL only escaped, so a broken frame may carry
+    a raw one, which PostgreSQL text cannot hold: failing to journal it closed the box's connection
+    (1011) or turned a FormationViolation into an InternalError. Kept as the JSON escape instead."""
+    return frame.replace("\x00", "\\u0000")
+
+
 def call_answer(*, serial: str, frame: str, call: Call | None, error: OcppError | None = None) -> str:
     """Everything a CALL from a box costs: a sign of life, the frame in the journal, the handler
     (whose services commit before we answer), the answer in the journal. Returns the answer frame.
@@ -224,7 +231,7 @@ def call_answer(*, serial: str, frame: str, call: Call | None, error: OcppError 
         return error_frame(error_for(exc), unique_id)
     box_touch(box=box, protocol=Protocol.OCPP16)
     action = call.action if call else ""
-    journal_record(box=box, direction=Direction.IN, protocol=Protocol.OCPP16, action=action, payload=frame)
+    journal_record(box=box, direction=Direction.IN, protocol=Protocol.OCPP16, action=action, payload=storable(frame))
     if error is None:
         try:
             answer = result_frame(call.unique_id, _handle(box, call))
@@ -239,7 +246,7 @@ def call_answer(*, serial: str, frame: str, call: Call | None, error: OcppError 
 def frame_received(*, box: ChargeBox, frame: str, action: str) -> None:
     """An answer (or a frame we ignore): a sign of life, and journaled."""
     box_touch(box=box, protocol=Protocol.OCPP16)
-    journal_record(box=box, direction=Direction.IN, protocol=Protocol.OCPP16, action=action, payload=frame)
+    journal_record(box=box, direction=Direction.IN, protocol=Protocol.OCPP16, action=action, payload=storable(frame))
 
 
 def frame_sent(*, box: ChargeBox, frame: str, action: str) -> None:

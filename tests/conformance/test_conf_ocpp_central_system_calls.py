@@ -174,6 +174,14 @@ def test_a_callerror_from_the_box_fails_the_command_with_its_code(world, library
     assert client.received("GetCompositeSchedule")
 
 
+def test_an_answer_that_cannot_be_stored_fails_the_command_and_the_connection_lives(box, http, api_token):
+    """A NUL in a string is valid JSON and passes the schema, but jsonb cannot hold it."""
+    box.cp.answers["DataTransfer"] = lambda p: call_result.DataTransfer(status="Accepted", data="x\u0000y")
+    code, body = command(http, api_token, "DataTransfer", {"vendorId": "com.example"})
+    assert (code, body["state"], body["error"]["code"]) == (200, "failed", "InternalError")
+    assert box.call(call.Heartbeat()).current_time
+
+
 def test_wait_false_is_202_and_the_answer_is_read_later(box, http, api_token, wait_for):
     code, body = command(http, api_token, "ClearCache", {}, wait=False)
     assert code == 202 and body["state"] in ("queued", "sent") and body["response"] is None

@@ -78,6 +78,9 @@ def basic(user: str, password: str) -> dict:
     ('[2, "c-2", null, {}]', "c-2", "FormationViolation"),
     ('[2, "c-3", "Heartbeat", "{}"]', "c-3", "FormationViolation"),  # payload as a string
     ("[" * 5000 + "]" * 5000, "-1", "FormationViolation"),  # nested beyond any parser's depth
+    # JSON allows NUL only escaped; a raw one is a broken frame, and PostgreSQL text cannot hold it.
+    ('[2, "z-1", "Authorize", {"idTag": "A\x00B"}]', "z-1", "FormationViolation"),
+    ("\x00", "-1", "FormationViolation"),
 ])
 def test_broken_frames_get_a_callerror_and_the_connection_lives(raw, frame, unique_id, code):
     box = raw()
@@ -146,6 +149,12 @@ def test_schema_violations_get_the_ocpp_j_code(raw, action, payload, code):
     assert raw().error([2, "d-1", action, payload]) == ("d-1", code)
 
 
+def test_an_escaped_nul_in_a_value_is_refused_not_crashing(raw):
+    box = raw()
+    assert box.error([2, "u-1", "Authorize", {"idTag": "A\u0000B"}]) == ("u-1", "PropertyConstraintViolation")
+    assert box.heartbeat_works()
+
+
 def test_nothing_is_recorded_for_a_refused_start(raw):
     box = raw()
     box.error([2, "s-1", "StartTransaction", {**START, "meterStart": "0"}])
@@ -159,6 +168,7 @@ def test_answers_to_calls_never_made_are_ignored(raw):
     box = raw()
     box.send([3, "nobody-asked", {"status": "Accepted"}])
     box.send([4, "nobody-asked-2", "InternalError", "oops", {}])
+    box.send('[3, "nobody-asked-3", {"status": "\x00"}]')  # broken, and unstorable as it is
     assert box.heartbeat_works()  # and no CALLERROR for the strays came first
 
 
