@@ -50,7 +50,28 @@ class CommandIn(serializers.Serializer):
             validate_request(data["action"], command_payload_for_schema(data["action"], data["payload"]))
         except OcppError as problem:
             raise serializers.ValidationError({"payload": [f"{problem.code}: {problem.description}"]}) from None
+        # The schemas allow a NUL in a string, PostgreSQL's jsonb does not: saving the command failed (500).
+        if _holds_nul(data["payload"]):
+            raise serializers.ValidationError({"payload": ["PropertyConstraintViolation: a string holds a NUL"]})
         return data
+
+
+def _holds_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+def _box_or_404(serial: str) -> ChargeBox:
+    # A NUL (%00 in the URL) is in no serial, and PostgreSQL refuses it in a query (a 500 before).
+    box = ChargeBox.objects.filter(serial=serial).first() if "\x00" not in serial else None
+    if box is None:
+        raise Http404(f"unknown charge box {serial}")
+    return box
 
 
 class NewestFirst(CursorPagination):
@@ -78,11 +99,8 @@ class BoxCommandsView(APIView):
 
     @staticmethod
     def _issue(user, serial, data) -> Command:
-        box = ChargeBox.objects.filter(serial=serial).first()
-        if box is None:
-            raise Http404(f"unknown charge box {serial}")
-        return command_issue(box=box, action=data["action"], payload=data["payload"], requested_by=user,
-                             source="operations-api")
+        return command_issue(box=_box_or_404(serial), action=data["action"], payload=data["payload"],
+                             requested_by=user, source="operations-api")
 
     @extend_schema(responses=CommandOut(many=True), summary="A box's commands, newest first")
     async def get(self, request, serial: str):
@@ -90,9 +108,7 @@ class BoxCommandsView(APIView):
         return await sync_to_async(self._list)(request, serial)
 
     def _list(self, request, serial: str):
-        box = ChargeBox.objects.filter(serial=serial).first()
-        if box is None:
-            raise Http404(f"unknown charge box {serial}")
+        box = _box_or_404(serial)
         paginator = NewestFirst()
         page = paginator.paginate_queryset(Command.objects.filter(box=box).select_related("box"), request, view=self)
         return paginator.get_paginated_response(CommandOut(page, many=True).data)

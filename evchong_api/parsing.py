@@ -1,9 +1,10 @@
 """The EVCHONG request envelope, as real boxes send it (EVCHONG 2, examples).
 
 The spec shows ``data={...}``. Boxes send that as a form field, as a raw body with or without
-``data=``, URL-encoded or not, under any Content-Type, or as a JSON object's only member; each scalar either plain or wrapped in an
-object of its own name (``"iccid":{"iccid":"x"}``, ``"idTag":{"idToken":"x"}``). This module turns
-all of those into one flat dict with the spec's field names.
+``data=``, URL-encoded or not, under any Content-Type, or as a JSON object's only member; each
+scalar either plain or wrapped in an object of its own name (``"iccid":{"iccid":"x"}``,
+``"idTag":{"idToken":"x"}``). This module turns all of those into one flat dict with the spec's
+field names.
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ EXAMPLES = {
                   '"chargeBoxSerialNumber":"mmmmm"}, "chargePointSerialNumber":{ "chargePointSerialNumber":"mmmmm"}, '
                   '"imsi":{ "imsi":"xxxxx"}, "meterType":{ "meterType":"xxxxx"}, "firmwareVersion":{ '
                   '"firmwareVersion":"xxxxx"},"meterSerialNumber":{ "meterSerialNumber":"xxxxx"} }',
-    "authorize": '{"authReq":{"idToken":{"idToken":"mmmmm"},"chargeBoxSerialNumber":{"chargeBoxSerialNumber":"mmmmm"}}}',
+    "authorize": '{"authReq":{"idToken":{"idToken":"mmmmm"},"chargeBoxSerialNumber":'
+                 '{"chargeBoxSerialNumber":"mmmmm"}}}',
     "heartbeat": '{"chargePointSerialNumber":{"chargePointSerialNumber":"xxxxxx"},"chargeBoxSerialNumber":'
                  '{"chargeBoxSerialNumber":"mmmmm"}}',
     "startTrans": '{"idToken":{"idToken":"ooooo"},"connectorId":1,"meterStart":1,"reservationId":1,'

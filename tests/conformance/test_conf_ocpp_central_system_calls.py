@@ -80,7 +80,8 @@ def world(transactional_db, make_box, make_tag):
 @pytest.fixture
 def box(world, library_box, celery_worker):
     client = library_box("CS-1")
-    assert client.call(call.BootNotification(charge_point_vendor="Conformance", charge_point_model="CS")).status == "Accepted"
+    boot = client.call(call.BootNotification(charge_point_vendor="Conformance", charge_point_model="CS"))
+    assert boot.status == "Accepted"
     for connector_id in (0, 1, 2):
         client.call(call.StatusNotification(connector_id=connector_id, error_code="NoError", status="Available"))
     return client
@@ -204,7 +205,8 @@ class TestOperationsApiRefusals:
         ("UnlockConnector", {"connectorId": "1"}),
         ("ChangeConfiguration", {"key": "K" * 51, "value": "1"}),
         ("RemoteStartTransaction", {"idTag": "GOOD", "extra": 1}),
-        ("SetChargingProfile", {"connectorId": 1, "csChargingProfiles": {**TX_PROFILE, "chargingProfileKind": "Daily"}}),
+        ("SetChargingProfile", {"connectorId": 1,
+                                "csChargingProfiles": {**TX_PROFILE, "chargingProfileKind": "Daily"}}),
     ])
     def test_payload_failing_the_schema_is_400_and_never_sent(self, box, http, api_token, action, payload):
         code, body = command(http, api_token, action, payload)
@@ -213,6 +215,15 @@ class TestOperationsApiRefusals:
 
     def test_unknown_box_is_404(self, box, http, api_token):
         assert command(http, api_token, "ClearCache", {}, serial="NOPE")[0] == 404
+        assert command(http, api_token, "ClearCache", {}, serial="CS-1%00")[0] == 404
+        code, _, _ = http.request("GET", "/api/v1/boxes/CS%001/commands", headers={"Authorization": f"Token {api_token}"})
+        assert code == 404
+
+    @pytest.mark.parametrize("payload", [{"key": "Greeting", "value": "a\u0000b"}, {"key": "K\u0000", "value": "1"}])
+    def test_a_nul_in_the_payload_is_400_not_500(self, box, http, api_token, payload):
+        code, body = command(http, api_token, "ChangeConfiguration", payload)
+        assert code == 400 and "payload" in body, body
+        assert box.received() == []
 
     def test_no_token_is_401(self, box, http):
         code, _, _ = http.request("POST", "/api/v1/boxes/CS-1/commands", '{"action": "ClearCache"}',

@@ -214,7 +214,8 @@ class TestBoundedAnswers:
         box = boot(library_box("RV-1", base=short.replace("http://", "ws://") + "/ocpp/",
                                answers={"RemoteStartTransaction": None}))
         api = Http(short)
-        assert reverse(api, api_token, "RemoteStartTransaction", METHODS["RemoteStartTransaction"])[1]["status"] == "Rejected"
+        _, refused = reverse(api, api_token, "RemoteStartTransaction", METHODS["RemoteStartTransaction"])
+        assert refused["status"] == "Rejected"
         box.cp.answers["RemoteStartTransaction"] = lambda p: call_result.RemoteStartTransaction(status="Accepted")
         assert reverse(api, api_token, "RemoteStartTransaction", METHODS["RemoteStartTransaction"])[1] == {
             "status": "Accepted"}
