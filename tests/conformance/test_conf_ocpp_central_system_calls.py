@@ -216,8 +216,8 @@ class TestOperationsApiRefusals:
     def test_unknown_box_is_404(self, box, http, api_token):
         assert command(http, api_token, "ClearCache", {}, serial="NOPE")[0] == 404
         assert command(http, api_token, "ClearCache", {}, serial="CS-1%00")[0] == 404
-        code, _, _ = http.request("GET", "/api/v1/boxes/CS%001/commands", headers={"Authorization": f"Token {api_token}"})
-        assert code == 404
+        listing = http.request("GET", "/api/v1/boxes/CS%001/commands", headers={"Authorization": f"Token {api_token}"})
+        assert listing[0] == 404
 
     @pytest.mark.parametrize("payload", [{"key": "Greeting", "value": "a\u0000b"}, {"key": "K\u0000", "value": "1"}])
     def test_a_nul_in_the_payload_is_400_not_500(self, box, http, api_token, payload):
