@@ -60,9 +60,11 @@ def charge_box_id(scope: dict) -> str:
     Taken from the raw path, so that an encoded "/" stays part of the id."""
     raw = scope.get("raw_path") or scope["path"].encode()
     try:
-        return unquote_to_bytes(raw.rsplit(b"/", 1)[-1]).decode("utf-8")
+        serial = unquote_to_bytes(raw.rsplit(b"/", 1)[-1]).decode("utf-8")
     except UnicodeDecodeError:
         return ""
+    # No box has a NUL in its id, and PostgreSQL refuses one in a query: "/ocpp/CP%00" was a 500.
+    return "" if "\x00" in serial else serial
 
 
 def basic_credentials(scope: dict) -> tuple[str, str] | None:

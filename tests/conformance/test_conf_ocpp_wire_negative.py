@@ -211,9 +211,10 @@ def test_an_origin_header_is_no_reason_to_refuse(raw):
     assert raw(headers={"Origin": "http://somewhere-else.example"}).heartbeat_works()
 
 
-def test_unknown_box_is_404_before_the_upgrade(raw):
+@pytest.mark.parametrize("path", ["NO-SUCH-BOX", "RAW-1%00", "%00", "RAW%001"])
+def test_unknown_box_is_404_before_the_upgrade(raw, path):
     with pytest.raises(InvalidStatus) as refused:
-        raw("NO-SUCH-BOX")
+        raw(path)
     assert refused.value.response.status_code == 404
 
 
