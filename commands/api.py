@@ -21,6 +21,7 @@ from chargers.models import ChargeBox
 from commands.models import Command
 from commands.permissions import CanUseCommandApi, command_permitted
 from commands.services import command_issue, command_payload_for_schema, command_wait_async
+from evchong.db import releasing_connection
 from ocpp16.errors import OcppError
 from ocpp16.schemas import CENTRAL_SYSTEM_ACTIONS, validate_request
 
@@ -89,7 +90,7 @@ class BoxCommandsView(APIView):
         data = incoming.validated_data
         if (why := await sync_to_async(command_permitted)(request.user, data["action"], data["payload"])):
             raise PermissionDenied(why)
-        command = await sync_to_async(self._issue)(request.user, serial, data)
+        command = await releasing_connection(self._issue)(request.user, serial, data)
         if not data["wait"]:
             return Response(CommandOut(command).data, status=status.HTTP_202_ACCEPTED)
         if command.is_open:

@@ -97,7 +97,7 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL or "postgres://localh
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
     "min_size": env_int("DB_POOL_MIN", 1),
-    "max_size": env_int("DB_POOL_MAX", 20),
+    "max_size": env_int("DB_POOL_MAX", 40),  # more than ASGI_THREADS (32): no thread waits for one
     "timeout": env_float("DB_POOL_TIMEOUT", 10),
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -120,7 +120,10 @@ CHANNEL_LAYERS = {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         # redis-py 8 cuts every socket read at 5 s by default, which is also how long channels_redis
         # blocks waiting for a message: idle consumers died with "Timeout reading" (channels_redis#422).
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+        # channels_redis caps its Redis pool at 100 and raises beyond it: a burst of boxes
+        # connecting at once (group_add each) broke their connections (docs/performance.md).
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30,
+                              "max_connections": env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 1000)}]},
     }
 }
 
@@ -168,6 +171,7 @@ JOURNAL_MAX_PER_BOX = env_int("JOURNAL_MAX_PER_BOX", 1000)  # frames kept per bo
 MISSED_HEARTBEATS_OFFLINE = env_int("MISSED_HEARTBEATS_OFFLINE", 2)
 
 # OCPP 1.6J edge
+LISTEN_BACKLOG = env_int("LISTEN_BACKLOG", 4096)  # pending TCP connections daphne's socket queues
 # Unknown boxes that connect are registered as Pending (approved in the admin) instead of refused.
 OCPP_AUTO_REGISTER = env_bool("OCPP_AUTO_REGISTER", False)
 OCPP_CALL_TIMEOUT = env_float("OCPP_CALL_TIMEOUT", 20)  # seconds a box has to answer our CALL

@@ -21,7 +21,9 @@ def daphne_command(py: str, host: str, port: str) -> list[str]:
     from django.conf import settings  # read once the private services are up: settings find them
 
     return [
-        py, "-m", "daphne", "-b", host, "-p", port,
+        # An endpoint string instead of -b/-p: Twisted's default listen backlog of 50 drops
+        # connection attempts when thousands of boxes reconnect after a power cut.
+        py, "-m", "daphne", "-e", f"tcp:port={port}:interface={host}:backlog={settings.LISTEN_BACKLOG}",
         # No idle cut-off of healthy WebSocket connections (daphne's default is 24 h).
         "--websocket_timeout", "-1",
         # Server pings keep the NAT and mobile-network paths to charge boxes open, and find dead ones.
@@ -33,6 +35,9 @@ def daphne_command(py: str, host: str, port: str) -> list[str]:
 def main() -> int:
     env, local = services_for(VAR_DIR)
     env = {**os.environ, **env, "DJANGO_SETTINGS_MODULE": "evchong.settings"}
+    # Worker threads for database work (asgiref reads ASGI_THREADS); the pool (DB_POOL_MAX, 40) is
+    # larger, so that threads never queue for a connection (docs/performance.md).
+    env.setdefault("ASGI_THREADS", "32")
     port = env.get("PORT", "8000")
     host = env.get("HOST", "127.0.0.1")
     py = sys.executable

@@ -6,7 +6,6 @@ every other sync view of the process, the OCPP edge's database calls included.""
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -18,6 +17,7 @@ from django.views.decorators.csrf import csrf_protect
 
 from commands.models import Command
 from commands.services import command_issue, command_wait_async
+from evchong.db import releasing_connection
 from evchong.errors import DomainError
 from operations.command_forms import FORMS
 from operations.roles import actions_offered, command_allowed
@@ -101,7 +101,7 @@ class BoxCommandsMixin:
     async def command_send_view(self, request, object_id, action):
         if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:chargers_chargebox_command", args=[object_id, action]))
-        outcome = await sync_to_async(self._issue)(request, object_id, action)
+        outcome = await releasing_connection(self._issue)(request, object_id, action)
         if isinstance(outcome, HttpResponse):
             return outcome
         if outcome.is_open:
