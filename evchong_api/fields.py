@@ -15,6 +15,15 @@ def to_epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def parse_iso(text: str) -> datetime | None:
+    """An ISO 8601 date-time ("T" or a space between date and time), or None. parse_datetime
+    raises for well-formed dates that do not exist (February 30): a 500 until caught here."""
+    try:
+        return parse_datetime(text.replace(" ", "T", 1)) if text else None
+    except ValueError:
+        return None
+
+
 class EpochMillisField(serializers.Field):
     """dateTime in EVCHONG is epoch milliseconds; ISO 8601 strings are taken too."""
 
@@ -31,7 +40,7 @@ class EpochMillisField(serializers.Field):
             if text.lstrip("-").isdigit():
                 data = int(text)
             else:
-                parsed = parse_datetime(text.replace(" ", "T", 1)) if text else None
+                parsed = parse_iso(text)
                 if parsed is None:
                     self.fail("invalid")
                 if parsed.tzinfo is None:

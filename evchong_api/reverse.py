@@ -7,7 +7,7 @@ can be in flight at once.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone as dt_timezone
+from datetime import timezone as dt_timezone
 
 from adrf.views import APIView
 from asgiref.sync import sync_to_async
@@ -24,7 +24,7 @@ from commands.models import Command, CommandState
 from commands.permissions import CanUseCommandApi, command_permitted
 from commands.services import command_issue, command_wait_async, remote_start_issue, remote_stop_issue
 from evchong_api.errors import exception_handler
-from evchong_api.fields import EpochMillisField, StrictIntegerField
+from evchong_api.fields import EpochMillisField, StrictIntegerField, parse_iso
 from evchong_api.parsing import AnyAccept, ChunkedBody, EvchongParser, flatten
 from evchong_api.serializers import INT32_MAX, box_serial
 
@@ -36,16 +36,14 @@ ANSWER = inline_serializer(
 
 class RetrieveDateField(EpochMillisField):
     """EVCHONG 3.3: "yyyy-MM-dd HH:mm:ss" in the operator's time zone (TIME_ZONE); ISO 8601 and
-    epoch milliseconds are taken too."""
+    epoch milliseconds are taken too. Any time written without a zone is the operator's: a
+    "2026-12-01T02:00:00" meant the same as "2026-12-01 02:00:00", not eight hours later."""
 
     def to_internal_value(self, data):
-        if isinstance(data, str):
-            try:
-                naive = datetime.strptime(data.strip(), "%Y-%m-%d %H:%M:%S")
-            except ValueError:
-                pass
-            else:
-                return timezone.make_aware(naive, timezone.get_default_timezone())
+        if isinstance(data, str) and not data.strip().lstrip("-").isdigit():
+            moment = parse_iso(data.strip())
+            if moment is not None and timezone.is_naive(moment):
+                return timezone.make_aware(moment, timezone.get_default_timezone())
         return super().to_internal_value(data)
 
 

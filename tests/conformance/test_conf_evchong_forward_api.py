@@ -301,6 +301,11 @@ class TestMalformed:
                         "timestamp": 1425289031}, "timestamp"),
         ("startTrans", {"chargeBoxSerialNumber": "xxxxx", "connectorId": 1, "idTag": "x", "timestamp": 1425289031076},
          "meterStart"),
+        ("startTrans", {"chargeBoxSerialNumber": "xxxxx", "connectorId": 1, "idTag": "x", "meterStart": 0,
+                        "timestamp": "2015-02-30 10:00:00"}, "timestamp"),  # no such day
+        ("statusNotify", {"chargeBoxSerialNumber": "ooooo", "connectorId": 1, "errorCode": "NoError",
+                          "status": "Available", "timestamp": "2015-03-02T25:00:00Z", "vendorId": "v",
+                          "vendorErrorCode": ""}, "timestamp"),
         ("meterValues", {"chargeBoxSerialNumber": "xxxxx", "connectorId": 1, "transactionId": 1, "values": [
             {"measurand": "Voltage", "unit": "Volt", "value": "230", "timestamp": 1425289652130},
             {"measurand": "Voltage", "unit": "Bananas", "value": "230", "timestamp": 1425289652130}]},

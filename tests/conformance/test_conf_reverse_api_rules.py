@@ -88,6 +88,29 @@ def test_update_firmware_takes_any_firmware_uri(world, library_box, celery_worke
     assert box.received("UpdateFirmware")[0][1]["location"] == location
 
 
+@pytest.mark.parametrize("retrieve_date, sent", [
+    ("2026-12-01 02:00:00", "2026-11-30T18:00:00Z"),  # EVCHONG 3.3, in TIME_ZONE (Asia/Shanghai)
+    ("2026-12-01T02:00:00", "2026-11-30T18:00:00Z"),  # the same, written the ISO way
+    ("2026-12-01T02:00:00Z", "2026-12-01T02:00:00Z"),
+    ("2026-12-01T02:00:00+01:00", "2026-12-01T01:00:00Z"),
+    (1796092800000, "2026-12-01T02:40:00Z"),  # epoch milliseconds
+])
+def test_update_firmware_retrieve_date_forms(world, library_box, celery_worker, http, api_token, settings,
+                                             retrieve_date, sent):
+    assert settings.TIME_ZONE == "Asia/Shanghai"
+    box = boot(library_box("RV-1"))
+    body = {**METHODS["UpdateFirmware"], "retrieveDate": retrieve_date}
+    assert reverse(http, api_token, "UpdateFirmware", body) == (200, {"status": "Accepted"})
+    assert box.received("UpdateFirmware")[0][1]["retrieveDate"] == sent
+
+
+@pytest.mark.parametrize("retrieve_date", ["2026-02-30 02:00:00", "2026-12-01 24:00:00", "soon", ""])
+def test_update_firmware_retrieve_date_that_does_not_exist_is_400(world, http, api_token, retrieve_date):
+    body = {**METHODS["UpdateFirmware"], "retrieveDate": retrieve_date}
+    code, answer = reverse(http, api_token, "UpdateFirmware", body)
+    assert (code, answer["status"], answer["field"]) == (400, "Rejected", "retrieveDate")
+
+
 @pytest.mark.parametrize("location", ["fw.bin", "ftp://fw.example.com/with space.bin", "", "://x"])
 def test_update_firmware_location_that_is_no_uri_is_400(world, http, api_token, location):
     code, body = reverse(http, api_token, "UpdateFirmware", {**METHODS["UpdateFirmware"], "location": location})
