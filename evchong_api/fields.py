@@ -38,6 +38,8 @@ class EpochMillisField(serializers.Field):
         if isinstance(data, str):
             text = data.strip()
             if text.lstrip("-").isdigit():
+                if len(text) > 20:  # out of range anyway, and int() refuses 4300 digits or more (a 500)
+                    self.fail("range")
                 data = int(text)
             else:
                 parsed = parse_iso(text)

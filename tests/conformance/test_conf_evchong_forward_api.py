@@ -303,6 +303,10 @@ class TestMalformed:
          "meterStart"),
         ("startTrans", {"chargeBoxSerialNumber": "xxxxx", "connectorId": 1, "idTag": "x", "meterStart": 0,
                         "timestamp": "2015-02-30 10:00:00"}, "timestamp"),  # no such day
+        ("startTrans", {"chargeBoxSerialNumber": "xxxxx", "connectorId": 1, "idTag": "x", "meterStart": 0,
+                        "timestamp": "1" * 5000}, "timestamp"),
+        ("startTrans", {"chargeBoxSerialNumber": "xxxxx", "connectorId": "1" * 5000, "idTag": "x", "meterStart": 0,
+                        "timestamp": 1425289031076}, "connectorId"),
         ("statusNotify", {"chargeBoxSerialNumber": "ooooo", "connectorId": 1, "errorCode": "NoError",
                           "status": "Available", "timestamp": "2015-03-02T25:00:00Z", "vendorId": "v",
                           "vendorErrorCode": ""}, "timestamp"),
