@@ -14,9 +14,9 @@ Environment:
                       rest-heartbeat, rest-meter)
   BENCH_BASELINE=0    skip the baseline
   BENCH_SERVER=uvicorn  serve the system with uvicorn instead of daphne (must be installed)
-  BENCH_SETTINGS=mod  DJANGO_SETTINGS_MODULE for the system (bench.tuned_settings: a tuned variant)
+  BENCH_SETTINGS=mod  DJANGO_SETTINGS_MODULE for the system (a module overriding evchong.settings)
   BENCH_DB_SET=a=b,.. PostgreSQL settings of the bench database (synchronous_commit=off, ...)
-  ASGI_THREADS=N      daphne's thread pool for database work (default: cores + 4)
+  ASGI_THREADS=N      daphne's thread pool for database work (default 32, as make run)
 """
 
 from __future__ import annotations
@@ -98,7 +98,8 @@ def simulate(url: str, scenario: str, *args: str, timeout: float) -> dict:
         report_path = f.name
     command = [sys.executable, "-m", "simulator", scenario, "--url", url, "--prefix", PREFIX,
                "--tag-prefix", TAG_PREFIX, "--report", report_path, "--timeout", str(timeout), *args]
-    print(f"bench: {scenario} {' '.join(args)}", file=sys.stderr, flush=True)
+    shown = ["***" if i and args[i - 1] == "--api-token" else a for i, a in enumerate(args)]
+    print(f"bench: {scenario} {' '.join(shown)}", file=sys.stderr, flush=True)
     try:
         subprocess.run(command, cwd=ROOT, timeout=timeout + 90, stdout=subprocess.DEVNULL)
         return json.loads(Path(report_path).read_text())
@@ -127,10 +128,10 @@ def run_idle(url: str, plan: Plan, server_pid: int) -> dict:
     hold = 10 if plan.quick else 20
     # Ramped so that the connection rate stays under what the server accepts per second; the
     # figure is memory, not connection rate (that is the storm's).
-    ramp = max(5.0, plan.idle_boxes / 100)
+    ramp = max(5.0, plan.idle_boxes / 150)
     # Boxes that are not connected when the settle time is up are not waited for: the figure is
     # how many one process holds, and the run stays bounded however slow the server is.
-    settle = ramp + 80
+    settle = ramp + 40
     report = simulate(url, "idle", "--boxes", str(plan.idle_boxes), "--connectors", "1", "--ramp", str(ramp),
                       "--duration", str(hold), "--settle", str(settle), "--server-pid", str(server_pid),
                       "--source-addresses", SOURCES, timeout=settle + hold + 90)
@@ -162,9 +163,10 @@ def run_ingest(url: str, plan: Plan) -> dict:
     interval = 5.0 * plan.ingest_boxes / TARGET_BOXES
     report = simulate(url, "ingest", "--boxes", str(plan.ingest_boxes), "--meter-interval", f"{interval:.3f}",
                       "--duration", str(plan.ingest_seconds), "--windows", str(plan.repeats), "--ramp", "5",
-                      "--settle", "240", timeout=240 + plan.ingest_seconds + 120)
+                      "--settle", "90", timeout=90 + plan.ingest_seconds + 120)
     windows = report.get("windows") or []
     return {"boxes": plan.ingest_boxes, "runs": [report], "meter_interval_s": interval, "figures": {
+        "boxes charging": spread([report.get("charging")]),
         "offered msg/s": spread([report.get("offered_meter_values_per_s")]),
         "MeterValues msg/s": spread([w.get("meter_values_per_s") for w in windows]),
         "MeterValues p99 ms": spread([w.get("p99_ms") for w in windows]),
@@ -175,7 +177,7 @@ def run_ingest(url: str, plan: Plan) -> dict:
 def run_reverse(url: str, plan: Plan, token: str, in_flight: int, delay: float) -> dict:
     report = simulate(url, "reverse", "--boxes", str(in_flight), "--concurrency", str(in_flight),
                       "--answer-delay", str(delay), "--rounds", str(plan.repeats), "--api-token", token,
-                      "--ramp", str(in_flight / 200), "--settle", "90", timeout=90 + plan.repeats * 60 + 60)
+                      "--ramp", str(in_flight / 200), "--settle", "60", timeout=60 + plan.repeats * 60 + 60)
     rounds = report.get("rounds") or []
     return {"boxes": in_flight, "runs": [report], "figures": {
         "p50 ms": spread([r.get("p50_ms") for r in rounds]),

@@ -84,6 +84,8 @@ class System:
             **os.environ, **self.services.environ(), "DJANGO_SETTINGS_MODULE": self.settings,
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
         }
+        # As evchong.stack sets it for `make run`: worker threads for database work.
+        self.env.setdefault("ASGI_THREADS", "32")
         self._fresh_database()
         py = sys.executable
         subprocess.run([py, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env, check=True)
@@ -104,12 +106,11 @@ class System:
             return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port),
                     "--no-access-log", "--backlog", "4096", "--ws-ping-interval", "30", "--ws-ping-timeout", "60",
                     "evchong.asgi:application"]
-        # The same flags as evchong.stack (make run), so that the bench measures what runs.
-        ping_interval = os.environ.get("OCPP_PING_INTERVAL", "30")
-        ping_timeout = os.environ.get("OCPP_PING_TIMEOUT", "60")
-        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                "--websocket_timeout", "-1", "--ping-interval", ping_interval, "--ping-timeout", ping_timeout,
-                "--proxy-headers", "evchong.asgi:application"]
+        from evchong.stack import daphne_command
+
+        # Exactly what `make run` serves with; its settings are read with the bench's services.
+        os.environ.update(self.services.environ())
+        return daphne_command(sys.executable, "127.0.0.1", str(self.port))
 
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")
