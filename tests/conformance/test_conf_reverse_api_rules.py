@@ -26,9 +26,13 @@ SHORT = {"OCPP_CALL_TIMEOUT": "2", "REVERSE_API_TIMEOUT": "4"}
 def world(transactional_db, make_box, make_tag):
     make_box("RV-1", connectors=2)
     make_box("RV-REST", connectors=1)
+    make_tag("CARD")
+
+
+@pytest.fixture
+def thirty_cards(world, make_tag):
     for n in range(30):
         make_tag(f"CARD{n}")
-    make_tag("CARD")
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +58,14 @@ def boot(client):
 
 
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("authorization", [None, "Token", "Token not-a-real-token", "Bearer x", "Basic UlYtMTp4"])
-def test_missing_or_wrong_token_is_401(world, http, method, authorization):
-    headers = {"Content-Type": "application/json", **({"Authorization": authorization} if authorization else {})}
-    status, response_headers, content = http.request("POST", f"/evchong-api/reverse/v1/{method}",
-                                                     json.dumps(METHODS[method]), headers)
-    assert status == 401, content
-    assert response_headers["Content-Type"] == "application/json"
+def test_missing_or_wrong_token_is_401(transactional_db, http, method):
+    for authorization in (None, "Token", "Token not-a-real-token", "Bearer x", "Basic UlYtMTp4"):
+        headers = {"Content-Type": "application/json", **({"Authorization": authorization} if authorization else {})}
+        status, response_headers, content = http.request("POST", f"/evchong-api/reverse/v1/{method}",
+                                                         json.dumps(METHODS[method]), headers)
+        assert status == 401, (authorization, content)
+        assert response_headers["Content-Type"] == "application/json"
+        assert json.loads(content)["status"] == "Rejected"
 
 
 @pytest.mark.parametrize("accept", ["text/plain", "text/html", "application/xml", "*/*"])
@@ -122,7 +127,7 @@ def test_default_timeouts_follow_rule_f(settings):
     assert settings.REVERSE_API_TIMEOUT <= 30
 
 
-def test_thirty_concurrent_remote_starts_on_one_connector(world, library_box, celery_worker, http, api_token):
+def test_thirty_concurrent_remote_starts_on_one_connector(thirty_cards, library_box, celery_worker, http, api_token):
     box = boot(library_box("RV-1", answers={
         "RemoteStartTransaction": lambda p: (time.sleep(0.3), call_result.RemoteStartTransaction(status="Accepted"))[1]
     }))
@@ -143,7 +148,7 @@ def test_thirty_concurrent_remote_starts_on_one_connector(world, library_box, ce
     assert len(box.received("RemoteStartTransaction")) == 1
 
 
-def test_concurrent_remote_starts_through_two_server_processes(world, other_server, library_box, celery_worker,
+def test_concurrent_remote_starts_through_two_server_processes(thirty_cards, other_server, library_box, celery_worker,
                                                                http, api_token):
     """Half the callers reach another daphne; still one Accepted, one call to the box."""
     box = boot(library_box("RV-1"))
