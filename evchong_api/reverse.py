@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import timezone as dt_timezone
 
 from adrf.views import APIView
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -23,6 +22,7 @@ from chargers.models import ChargeBox
 from commands.models import Command, CommandState
 from commands.permissions import CanUseCommandApi, command_permitted
 from commands.services import command_issue, command_wait_async, remote_start_issue, remote_stop_issue
+from evchong.db import releasing_connection
 from evchong_api.errors import exception_handler
 from evchong_api.fields import EpochMillisField, StrictIntegerField, parse_iso
 from evchong_api.parsing import AnyAccept, ChunkedBody, EvchongParser, flatten
@@ -125,7 +125,7 @@ class ReverseView(ChunkedBody, APIView):
         serializer = self.Input(data=flatten(request.data))
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        command = await sync_to_async(self._issue)(request.user, data)
+        command = await releasing_connection(self._issue)(request.user, data)
         if command is None:
             return rejected(f"unknown charge box {data['chargeBoxSerialNumber']}")
         if command.is_open:
