@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -362,7 +362,7 @@ def main() -> int:
                       f"{plan.ingest_boxes:,} boxes sampling every {5.0 * plan.ingest_boxes / TARGET_BOXES:.2f} s, "
                       f"which offers the target's 2,000 msg/s. BENCH_SCALE raises the fleets.")
     result = {
-        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": commit(),
         "machine": machine(),
         "config": {"quick": plan.quick, "scale": plan.scale, "repeats": plan.repeats,
@@ -379,7 +379,8 @@ def main() -> int:
         print("bench: interrupted; writing what was measured", file=sys.stderr)
     result["seconds"] = round(time.monotonic() - started, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = datetime.now().strftime("%Y-%m-%d-%H%M%S") + ("-quick" if plan.quick else "")
+    # UTC: importing Django's settings (for make run's daphne command) sets this process's TZ.
+    stem = datetime.now(UTC).strftime("%Y-%m-%d-%H%M%S") + ("-quick" if plan.quick else "")
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     table = markdown(result)
     (RESULTS / f"{stem}.md").write_text(table)
