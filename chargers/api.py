@@ -1,3 +1,4 @@
+from django.http import Http404
 from rest_framework import serializers
 from rest_framework.generics import RetrieveAPIView
 
@@ -33,3 +34,9 @@ class BoxView(RetrieveAPIView):
     serializer_class = BoxOut
     lookup_field = "serial"
     queryset = ChargeBox.objects.prefetch_related("connectors")
+
+    def get_object(self):
+        # PostgreSQL cannot even compare a text containing NUL: no such box, rather than a 500.
+        if "\x00" in self.kwargs["serial"]:
+            raise Http404("no such charge box")
+        return super().get_object()

@@ -27,7 +27,8 @@ REMOTE_START = "RemoteStartTransaction"
 REMOTE_STOP = "RemoteStopTransaction"
 RESERVE_NOW = "ReserveNow"
 # Answers that mean "done as asked" (OCPP 1.6 §7: UnlockStatus, ConfigurationStatus, ...).
-POSITIVE_STATUSES = {"Accepted", "Unlocked", "RebootRequired"}
+# "Scheduled" (AvailabilityStatus, §5.2): accepted, carried out when the running session ends.
+POSITIVE_STATUSES = {"Accepted", "Unlocked", "RebootRequired", "Scheduled"}
 BUSY_STATUSES = {
     ChargePointStatus.CHARGING, ChargePointStatus.SUSPENDED_EV, ChargePointStatus.SUSPENDED_EVSE,
     ChargePointStatus.FINISHING,

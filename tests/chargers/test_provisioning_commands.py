@@ -52,6 +52,10 @@ class TestAddIdTag:
         tag.refresh_from_db()
         assert (tag.status, tag.parent, tag.expiry) == ("Accepted", None, None)
 
+    def test_expiry_may_be_a_date(self):
+        run("addidtag", "RFID-2", "--expiry", "2030-01-01")
+        assert IdTag.objects.get(id_tag="RFID-2").expiry.isoformat() == "2030-01-01T00:00:00+00:00"
+
     @pytest.mark.parametrize("args", [["X" * 21], ["T", "--expiry", "soon"], ["T", "--parent", "T"]])
     def test_refuses_nonsense(self, args):
         with pytest.raises(CommandError):

@@ -77,6 +77,7 @@ def test_box_read_access(api):
     assert [c["connectorId"] for c in body["connectors"]] == [0, 1, 2]
     assert set(body["connectors"][0]) == {"connectorId", "status", "errorCode", "vendorErrorCode"}
     assert api.get("/api/v1/boxes/NOPE").status_code == 404
+    assert api.get("/api/v1/boxes/P%001").status_code == 404
 
 
 def test_transaction_read_access_in_canonical_units(api, box):

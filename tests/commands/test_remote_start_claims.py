@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from chargers.models import ChargeBox, Connector
 from commands.models import Command, CommandState
-from commands.services import command_record_outcome, remote_start_issue, remote_stop_issue
+from commands.services import command_issue, command_record_outcome, remote_start_issue, remote_stop_issue
 from transactions.services import transaction_start
 
 
@@ -147,3 +147,13 @@ def test_waiting_longer_than_redis_default_read_timeout(box):
         answerer.join()
         assert 5.5 < time.monotonic() - began < 7.5
         assert Command.objects.get(pk=command.pk).state == CommandState.ACCEPTED
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("answer, state", [("Accepted", "accepted"), ("Scheduled", "accepted"),
+                                           ("Rejected", "rejected")])
+def test_change_availability_scheduled_is_accepted(box, answer, state):
+    """OCPP 1.6 §5.2: Scheduled means accepted, carried out when the running session ends."""
+    command = command_issue(box=box, action="ChangeAvailability", payload={"connectorId": 1, "type": "Inoperative"})
+    command_record_outcome(command_id=command.pk, outcome={"status": "answered", "payload": {"status": answer}})
+    assert Command.objects.get(pk=command.pk).state == state

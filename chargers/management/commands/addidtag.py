@@ -1,8 +1,8 @@
-from datetime import timezone as dt_timezone
+from datetime import datetime, time, timezone as dt_timezone
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
+from django.utils.dateparse import parse_date, parse_datetime
 
 from chargers.choices import AuthorizationStatus
 from chargers.models import IdTag
@@ -25,6 +25,8 @@ class Command(BaseCommand):
         expiry_at = None
         if expiry:
             expiry_at = parse_datetime(expiry)
+            if expiry_at is None and (day := parse_date(expiry)) is not None:
+                expiry_at = datetime.combine(day, time())  # a date alone: the start of that day (UTC)
             if expiry_at is None:
                 raise CommandError(f"--expiry {expiry!r} is not an ISO 8601 date-time")
             if timezone.is_naive(expiry_at):
