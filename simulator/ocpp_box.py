@@ -301,7 +301,8 @@ class OcppBox:
             self.stats.error(action, "no answer in time")
             raise CallFailed(action) from None
         except ConnectionClosed:
-            self.stats.error(action, "connection closed")
+            if not self.stop.is_set():  # closed by the end of the run is no fault of the server's
+                self.stats.error(action, "connection closed")
             raise CallFailed(action) from None
         finally:
             self._pending.pop(unique_id, None)
