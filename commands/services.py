@@ -192,8 +192,10 @@ def remote_stop_issue(*, box: ChargeBox, transaction_id: int, requested_by=None,
                 raise CommandRefused(f"unknown transaction {transaction_id} on {box.serial}", field="transactionId")
             if tx.stopped_at is not None:
                 raise CommandRefused("the charging session has already stopped", field="transactionId")
+            # A stop the box has accepted is still in flight until its StopTransaction arrives: like a
+            # remote start, it claims the session for a while (a refusal or failure frees it at once).
             if Command.objects.filter(
-                box=box, action=REMOTE_STOP, transaction_id=transaction_id, state__in=OPEN_STATES
+                box=box, action=REMOTE_STOP, transaction_id=transaction_id, claim_until__gt=timezone.now()
             ).exists():
                 raise CommandRefused("a stop is already in flight for this session", field="transactionId")
             if (why := box_command_channel(box)) is not None:
@@ -201,6 +203,7 @@ def remote_stop_issue(*, box: ChargeBox, transaction_id: int, requested_by=None,
             return _create(
                 box=box, action=REMOTE_STOP, payload=payload, requested_by=requested_by, source=source,
                 transaction_id=transaction_id,
+                claim_until=timezone.now() + timedelta(seconds=settings.REMOTE_START_CLAIM_SECONDS),
             )
     except CommandRefused as refusal:
         return _refused(box=box, action=REMOTE_STOP, payload=payload, requested_by=requested_by, source=source,

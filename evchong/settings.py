@@ -182,7 +182,7 @@ OCPP_PING_TIMEOUT = env_int("OCPP_PING_TIMEOUT", 60)  # seconds without a pong b
 
 # Commands (reverse API, operations API). The box's answer timeout is OCPP_CALL_TIMEOUT.
 REVERSE_API_TIMEOUT = env_float("REVERSE_API_TIMEOUT", 25)  # seconds the reverse API blocks at most
-REMOTE_START_CLAIM_SECONDS = env_int("REMOTE_START_CLAIM_SECONDS", 60)  # until StartTransaction arrives
+REMOTE_START_CLAIM_SECONDS = env_int("REMOTE_START_CLAIM_SECONDS", 60)  # until Start/StopTransaction arrives
 COMMAND_REPLY_TTL_SECONDS = env_int("COMMAND_REPLY_TTL_SECONDS", 120)
 COMMAND_STALE_SECONDS = env_int("COMMAND_STALE_SECONDS", 120)  # open this long: the server died mid-call
 

@@ -115,6 +115,18 @@ class TestRemoteStop:
         assert remote_stop_issue(box=box, transaction_id=tx.transaction.pk).error_description == (
             "the charging session has already stopped")
 
+    def test_an_accepted_stop_is_in_flight_until_the_box_stops(self, box):
+        tx = transaction_start(box=box, connector_id=1, id_tag="X", meter_start_wh=0, timestamp=timezone.now())
+        first = remote_stop_issue(box=box, transaction_id=tx.transaction.pk)
+        command_record_outcome(command_id=first.pk, outcome={"status": "answered", "payload": {"status": "Accepted"}})
+        assert remote_stop_issue(box=box, transaction_id=tx.transaction.pk).state == CommandState.REJECTED
+
+    def test_a_refused_stop_may_be_tried_again(self, box):
+        tx = transaction_start(box=box, connector_id=1, id_tag="X", meter_start_wh=0, timestamp=timezone.now())
+        first = remote_stop_issue(box=box, transaction_id=tx.transaction.pk)
+        command_record_outcome(command_id=first.pk, outcome={"status": "answered", "payload": {"status": "Rejected"}})
+        assert remote_stop_issue(box=box, transaction_id=tx.transaction.pk).state == CommandState.QUEUED
+
     def test_one_stop_in_flight(self, box):
         tx = transaction_start(box=box, connector_id=1, id_tag="X", meter_start_wh=0, timestamp=timezone.now())
         assert remote_stop_issue(box=box, transaction_id=tx.transaction.pk).state == CommandState.QUEUED
