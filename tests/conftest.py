@@ -93,6 +93,31 @@ def start_daphne(server_env):
             proc.kill()
 
 
+# Short timeouts so a silent box costs seconds, not the default 20/25 (EVCHONG 1 f still holds).
+FAST_TIMEOUTS = {"OCPP_CALL_TIMEOUT": "3", "REVERSE_API_TIMEOUT": "5"}
+
+
+@pytest.fixture(scope="session")
+def start_fast_daphne(start_daphne):
+    """``start_fast_daphne() -> URL``: a daphne whose boxes have 3 s to answer and whose reverse
+    API answers within 5 s."""
+    return lambda: start_daphne(**FAST_TIMEOUTS)
+
+
+@pytest.fixture(scope="session")
+def fast_daphne(start_fast_daphne) -> str:
+    return start_fast_daphne()
+
+
+@pytest.fixture
+def fast_server(fast_daphne, settings) -> str:
+    """``fast_daphne``, with the same timeouts in this process: the in-process Celery worker
+    stamps each call's deadline from them."""
+    for name, value in FAST_TIMEOUTS.items():
+        setattr(settings, name, float(value))
+    return fast_daphne
+
+
 @pytest.fixture(scope="session")
 def live_server_url(start_daphne) -> str:
     """A real daphne process serving the test database. Tests that use it need `transactional_db`

@@ -15,20 +15,11 @@ from django.core.management import call_command
 from commands.models import Command
 from simbox import SimBox
 
-# Short timeouts so a silent box costs seconds, not the default 20/25 (spec rule f still holds).
-FAST = {"OCPP_CALL_TIMEOUT": "3", "REVERSE_API_TIMEOUT": "5"}
 
 
-@pytest.fixture(scope="module")
-def server(start_daphne):
-    return start_daphne(**FAST)
-
-
-@pytest.fixture(autouse=True)
-def fast_worker(settings):
-    """The in-process Celery worker stamps each call's deadline from these settings."""
-    for name, value in FAST.items():
-        setattr(settings, name, float(value))
+@pytest.fixture
+def server(fast_server):
+    return fast_server
 
 
 @pytest.fixture
@@ -158,9 +149,9 @@ def test_operations_api_waits_for_the_answer(server, boxes, token, celery_worker
     assert command["response"]["configurationKey"][0]["value"] == "60"
 
 
-def test_command_through_a_second_server_reaches_a_box_on_the_first(server, start_daphne, boxes, token,
+def test_command_through_a_second_server_reaches_a_box_on_the_first(server, start_fast_daphne, boxes, token,
                                                                      celery_worker):
-    other = start_daphne(**FAST)
+    other = start_fast_daphne()
     with SimBox(server, "DL-2", ACCEPTING) as box:
         _, answer = reverse(other, "Reset", {"chargeBoxSerialNumber": "DL-2", "type": "Soft"}, token)
         assert answer == {"status": "Accepted"}

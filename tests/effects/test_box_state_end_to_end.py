@@ -16,21 +16,12 @@ from chargers.models import LocalAuthList, Reservation
 from simbox import SimBox
 from smartcharging.models import ChargingProfile
 
-# Short timeouts so a silent box costs seconds (the reverse API's still exceeds the box's).
-FAST = {"OCPP_CALL_TIMEOUT": "3", "REVERSE_API_TIMEOUT": "5"}
 ACCEPTED = {"status": "Accepted"}
 
 
-@pytest.fixture(scope="module")
-def server(start_daphne):
-    return start_daphne(**FAST)
-
-
-@pytest.fixture(autouse=True)
-def fast_worker(settings):
-    """The in-process Celery worker stamps each call's deadline from these settings."""
-    for name, value in FAST.items():
-        setattr(settings, name, float(value))
+@pytest.fixture
+def server(fast_server):
+    return fast_server
 
 
 @pytest.fixture
