@@ -14,6 +14,7 @@ from chargers.choices import (
     ChargePointErrorCode,
     ChargePointStatus,
     DataTransferStatus,
+    Direction,
     RegistrationStatus,
 )
 from chargers.models import Alarm, ChargeBox, Connector, IdTag, JournalEntry
@@ -249,3 +250,11 @@ def data_transfer_receive(*, box: ChargeBox, vendor_id: str, message_id: str = "
 
 def journal_record(*, box: ChargeBox, direction: str, protocol: str, action: str, payload: str) -> None:
     JournalEntry.objects.create(box=box, direction=direction, protocol=protocol, action=action, payload=payload)
+
+
+def journal_exchange(*, box: ChargeBox, protocol: str, action: str, request: str, answer: str) -> None:
+    """A request and its answer, journaled in one INSERT (request-answer protocols like EVCHONG)."""
+    JournalEntry.objects.bulk_create([
+        JournalEntry(box=box, direction=Direction.IN, protocol=protocol, action=action, payload=request),
+        JournalEntry(box=box, direction=Direction.OUT, protocol=protocol, action=action, payload=answer),
+    ])

@@ -12,7 +12,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chargers.choices import Direction, Protocol, RegistrationStatus
+from chargers.choices import Protocol, RegistrationStatus
 from chargers.models import ChargeBox
 from chargers.services import (
     IdTagInfo,
@@ -22,7 +22,7 @@ from chargers.services import (
     box_touch,
     connector_status_report,
     idtag_authorize,
-    journal_record,
+    journal_exchange,
 )
 from evchong_api import serializers as s
 from evchong_api import vocabulary
@@ -97,13 +97,9 @@ class ForwardView(ChunkedBody, APIView):
             box_touch(box=box, protocol=Protocol.EVCHONG)
         answer = self.handle(box, data)
         if box is not None:
-            journal_record(
-                box=box, direction=Direction.IN, protocol=Protocol.EVCHONG, action=self.method,
-                payload=orjson.dumps(document).decode(),
-            )
-            journal_record(
-                box=box, direction=Direction.OUT, protocol=Protocol.EVCHONG, action=self.method,
-                payload=orjson.dumps(answer).decode(),
+            journal_exchange(
+                box=box, protocol=Protocol.EVCHONG, action=self.method,
+                request=orjson.dumps(document).decode(), answer=orjson.dumps(answer).decode(),
             )
         return Response(answer)
 
