@@ -72,11 +72,24 @@ def box_register(*, serial: str) -> ChargeBox:
 
 
 def box_touch(*, box: ChargeBox, protocol: str) -> datetime:
-    """Any message is a sign of life. One UPDATE, no read."""
+    """Any message is a sign of life. One UPDATE, no read, and none at all when ``box`` was seen
+    within LAST_SEEN_RESOLUTION over the same protocol: a box sending meter values every second
+    would otherwise rewrite its row (and the last_seen index) every second for nothing anyone reads
+    that closely; being online is judged on heartbeat intervals of a minute."""
     now = timezone.now()
-    ChargeBox.objects.filter(pk=box.pk).update(last_seen=now, protocol=protocol)
-    box.last_seen, box.protocol = now, protocol
+    if box_touch_due(box=box, protocol=protocol, now=now):
+        ChargeBox.objects.filter(pk=box.pk).update(last_seen=now, protocol=protocol)
+        box.last_seen, box.protocol = now, protocol
     return now
+
+
+def box_touch_due(*, box: ChargeBox, protocol: str, now: datetime) -> bool:
+    """Whether a message at ``now`` must be written as the box's last sign of life."""
+    return (
+        box.last_seen is None
+        or box.protocol != protocol
+        or (now - box.last_seen).total_seconds() >= settings.LAST_SEEN_RESOLUTION
+    )
 
 
 def box_connected(*, box: ChargeBox, protocol: str, node: str) -> None:

@@ -117,13 +117,15 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # channels_redis with a Redis pool that waits for a free connection: the stock pool raises
+        # when it is exhausted, and a burst of boxes connecting at once (group_add each) broke their
+        # connections (docs/performance.md). A waiting call fails after pool_timeout seconds.
+        "BACKEND": "evchong.channel_layer.BlockingRedisChannelLayer",
         # redis-py 8 cuts every socket read at 5 s by default, which is also how long channels_redis
         # blocks waiting for a message: idle consumers died with "Timeout reading" (channels_redis#422).
-        # channels_redis caps its Redis pool at 100 and raises beyond it: a burst of boxes
-        # connecting at once (group_add each) broke their connections (docs/performance.md).
         "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30,
-                              "max_connections": env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 1000)}]},
+                              "max_connections": env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 200),
+                              "pool_timeout": env_float("CHANNEL_LAYER_POOL_TIMEOUT", 20)}]},
     }
 }
 
@@ -169,22 +171,41 @@ HEARTBEAT_INTERVAL = env_int("HEARTBEAT_INTERVAL", 60)  # seconds, told to boxes
 JOURNAL_MAX_PER_BOX = env_int("JOURNAL_MAX_PER_BOX", 1000)  # frames kept per box
 # A box counts as offline after this many heartbeat intervals without a message.
 MISSED_HEARTBEATS_OFFLINE = env_int("MISSED_HEARTBEATS_OFFLINE", 2)
+# Seconds within which a further message does not rewrite a box's last_seen (chargers.services.box_touch).
+LAST_SEEN_RESOLUTION = env_float("LAST_SEEN_RESOLUTION", 5)
 
 # OCPP 1.6J edge
 LISTEN_BACKLOG = env_int("LISTEN_BACKLOG", 4096)  # pending TCP connections daphne's socket queues
 # Unknown boxes that connect are registered as Pending (approved in the admin) instead of refused.
 OCPP_AUTO_REGISTER = env_bool("OCPP_AUTO_REGISTER", False)
 OCPP_CALL_TIMEOUT = env_float("OCPP_CALL_TIMEOUT", 20)  # seconds a box has to answer our CALL
+# ocpp16.committer: writer threads (each one database connection) and the most frames one commit takes.
+OCPP_WRITERS = env_int("OCPP_WRITERS", 4)
+OCPP_BATCH = env_int("OCPP_BATCH", 200)
+# Seconds a connection trusts its copy of an accepted box before reading it again.
+OCPP_BOX_REFRESH = env_float("OCPP_BOX_REFRESH", 30)
 # Larger incoming frames close the connection with 1009 (message too big).
 OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 65536)
 OCPP_PING_INTERVAL = env_int("OCPP_PING_INTERVAL", 30)  # seconds of silence before the server pings
 OCPP_PING_TIMEOUT = env_int("OCPP_PING_TIMEOUT", 60)  # seconds without a pong before the socket is closed
+# Admission control (ocpp16.wsserver): OCPP boxes connecting at once to one process (upgrade request
+# to the first answer, usually their BootNotification's); more are answered HTTP 503 with
+# Retry-After (seconds) before the upgrade, and come back later.
+OCPP_CONNECTING_MAX = env_int("OCPP_CONNECTING_MAX", 64)
+OCPP_BUSY_RETRY_AFTER = env_int("OCPP_BUSY_RETRY_AFTER", 5)
 
 # Commands (reverse API, operations API). The box's answer timeout is OCPP_CALL_TIMEOUT.
 REVERSE_API_TIMEOUT = env_float("REVERSE_API_TIMEOUT", 25)  # seconds the reverse API blocks at most
 REMOTE_START_CLAIM_SECONDS = env_int("REMOTE_START_CLAIM_SECONDS", 60)  # until Start/StopTransaction arrives
 COMMAND_REPLY_TTL_SECONDS = env_int("COMMAND_REPLY_TTL_SECONDS", 120)
 COMMAND_STALE_SECONDS = env_int("COMMAND_STALE_SECONDS", 120)  # open this long: the server died mid-call
+# Issue steps (token, checks, row lock, Command row) of the reverse API run at once per server
+# process; more callers wait their turn (at most REVERSE_API_TIMEOUT - OCPP_CALL_TIMEOUT - 2 s,
+# then HTTP 503 with Retry-After). With ASGI_THREADS (32) it stays under DB_POOL_MAX (40).
+COMMAND_ISSUE_CONCURRENCY = env_int("COMMAND_ISSUE_CONCURRENCY", 8)
+# How long a reverse API token's user (and permissions) is remembered per process: a revoked
+# token or a withdrawn permission takes effect within this long.
+API_TOKEN_CACHE_SECONDS = env_float("API_TOKEN_CACHE_SECONDS", 5)
 
 LOGGING = {
     "version": 1,

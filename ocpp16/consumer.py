@@ -19,15 +19,17 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
+from psycopg_pool import PoolTimeout
+from redis.exceptions import RedisError
 
-from chargers.choices import Protocol
+from chargers.choices import Direction, Protocol
 from chargers.models import ChargeBox
 from chargers.services import box_connected, box_disconnected, box_register
 from commands.services import command_record_outcome
 from evchong.errors import DomainError
 from ocpp16.calls import ANSWERED, ERROR, OFFLINE, TIMEOUT, box_group, reply_push
 from ocpp16.errors import ErrorCode, OcppError
-from ocpp16.handlers import call_answer, frame_received, frame_sent
+from ocpp16.committer import Job, box_mark_read, committer
 from ocpp16.rpc import (
     CALLERROR,
     CALLRESULT,
@@ -35,7 +37,6 @@ from ocpp16.rpc import (
     CallResult,
     FrameError,
     call_frame,
-    error_frame,
     new_unique_id,
     parse,
 )
@@ -47,6 +48,8 @@ SUBPROTOCOL = "ocpp1.6"
 # The ASGI "WebSocket Denial Response" extension: an HTTP answer instead of the upgrade.
 DENIAL_EXTENSION = "websocket.http.response"
 NODE = f"{socket.gethostname()}:{os.getpid()}"
+# What can go wrong setting a connection up when the database or Redis is overloaded or away.
+SETUP_FAILURES = (DatabaseError, PoolTimeout, RedisError, OSError, TimeoutError)
 
 
 def in_thread(function):
@@ -138,10 +141,26 @@ class OcppConsumer(AsyncWebsocketConsumer):
             self.box = box or await in_thread(box_register)(serial=self.serial)
         except DomainError:
             return await self.deny(404, "not a valid charge box id")
+        try:
+            await self.set_up()
+        except SETUP_FAILURES:
+            # Before the upgrade, so the box hears "busy" and retries after Retry-After, instead of
+            # holding a socket nobody serves.
+            log.exception("the connection of %s could not be set up", self.serial)
+            if self.node:
+                await in_thread(box_disconnected)(box=self.box, node=self.node)
+                self.node = ""
+            return await self.deny(503, "busy: the connection could not be set up")
+        await self.accept(SUBPROTOCOL)
+        self.keeper = asyncio.create_task(self.keep_group(box_group(self.serial)))
+
+    async def set_up(self) -> None:
+        """Everything a connection needs before the box may talk, all of it before the upgrade:
+        that is inside ocpp16.wsserver's admission bound, and frames the box sends early wait."""
+        box_mark_read(self.box)
         self.connected_at = time.time()
         self.node = f"{NODE}/{self.channel_name}"
         await in_thread(box_connected)(box=self.box, protocol=Protocol.OCPP16, node=self.node)
-        await self.accept(SUBPROTOCOL)
         group = box_group(self.serial)
         await self.channel_layer.group_add(group, self.channel_name)
         self.groups.append(group)
@@ -149,7 +168,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_send(
             group, {"type": "ocpp.replace", "channel": self.channel_name, "since": self.connected_at}
         )
-        self.keeper = asyncio.create_task(self.keep_group(group))
 
     async def deny(self, status: int, reason: str) -> None:
         """Refuse before the upgrade, with an HTTP status where the server can send one."""
@@ -158,6 +176,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
         headers = [(b"content-type", b"text/plain; charset=utf-8")]
         if status == 401:
             headers.append((b"www-authenticate", b'Basic realm="evchong"'))
+        if status == 503:
+            headers.append((b"retry-after", str(settings.OCPP_BUSY_RETRY_AFTER).encode()))
         await self.base_send({"type": "websocket.http.response.start", "status": status, "headers": headers})
         await self.base_send({"type": "websocket.http.response.body", "body": reason.encode()})
 
@@ -211,20 +231,19 @@ class OcppConsumer(AsyncWebsocketConsumer):
 
     async def answer(self, frame: str, call: Call | None, error: OcppError | None = None) -> None:
         """Answer a CALL from the box, after its data is committed (write, then acknowledge)."""
-        try:
-            reply = await in_thread(call_answer)(serial=self.serial, frame=frame, call=call, error=error)
-        except Exception:
-            log.exception("OCPP frame from %s not processed", self.serial)
-            failure = OcppError(ErrorCode.INTERNAL_ERROR, "the central system could not process the message")
-            reply = error_frame(failure, call.unique_id if call else error.unique_id)
-        await self.send(text_data=reply)
+        job = Job(self.box, frame, Direction.IN, call.action if call else "", call, error)
+        await self.send(text_data=await committer().submit(job))
+
+    async def journal(self, frame: str, direction: str, action: str) -> None:
+        """A frame that is only journaled: an answer from the box, or a CALL of ours."""
+        await committer().submit(Job(self.box, frame, direction, action))
 
     async def settle(self, frame: str, unique_id: str | None, outcome: dict | None, result: dict | None = None):
         """An answer from the box: settles our pending call when it is the one answered, and is
         otherwise a stray or late answer, journaled and ignored (OCPP-J 1.6 §4.1.1)."""
         call = self.pending
         if call is None or unique_id != call.unique_id:
-            return await in_thread(frame_received)(box=self.box, frame=frame, action="")
+            return await self.journal(frame, Direction.IN, "")
         self.pending = None
         call.timer.cancel()
         if outcome is None:
@@ -233,7 +252,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 outcome = {"status": ANSWERED, "payload": result}
             except OcppError as exc:
                 outcome = {"status": ERROR, "code": exc.code, "description": f"invalid answer: {exc.description}"}
-        await in_thread(frame_received)(box=self.box, frame=frame, action=call.action)
+        await self.journal(frame, Direction.IN, call.action)
         await self.report(call, outcome)
         await self.send_next()
 
@@ -273,7 +292,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             self.pending = call
             call.timer = asyncio.create_task(self.expire(call, left))
             frame = call_frame(call.unique_id, call.action, call.payload)
-            await in_thread(frame_sent)(box=self.box, frame=frame, action=call.action)
+            await self.journal(frame, Direction.OUT, call.action)
             if self.pending is call:
                 await self.send(text_data=frame)
 

@@ -1,6 +1,6 @@
 """One handler per message a charge point sends (OCPP 1.6 §4), each a thin adapter onto a domain
 service, and the database work each frame costs. Everything here is synchronous and runs in a
-worker thread, one frame at a time per box."""
+writer thread of ocpp16.committer, one frame at a time per box."""
 
 from __future__ import annotations
 
@@ -10,43 +10,61 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import DataError
+from django.utils import timezone
 
-from chargers.choices import Direction, Protocol
+from chargers.choices import Protocol
 from chargers.models import ChargeBox
 from chargers.services import (
     IdTagInfo,
     box_boot,
-    box_get,
     box_require_accepted,
-    box_touch,
     connector_status_report,
     data_transfer_receive,
     idtag_authorize,
-    journal_record,
 )
-from evchong.errors import DomainError, UnknownChargeBox
+from evchong.errors import DomainError
 from firmware.services import diagnostics_status_record, firmware_status_record
 from ocpp16.errors import ErrorCode, OcppError, error_for
-from ocpp16.rpc import Call, error_frame, result_frame
+from ocpp16.rpc import Call
 from ocpp16.schemas import ACTIONS, validate_request
-from transactions.services import Sample, meter_values_store, transaction_start, transaction_stop
+from transactions.services import (
+    MeterReport,
+    Sample,
+    meter_report_check,
+    meter_reports_store,
+    transaction_start,
+    transaction_stop,
+)
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Handler:
     run: Callable[[ChargeBox, dict], dict]
     accepted_only: bool
+    # False for handlers that only read: ocpp16.committer then spares them a savepoint of their own.
+    writes: bool
+    # Many messages of this action at once, [(box, payload)] -> [answer payload or OcppError], in
+    # a constant number of statements (registered with ``handles_batch``).
+    batch: Callable[[list[tuple[ChargeBox, dict]]], list[dict | OcppError]] | None = None
 
 
 HANDLERS: dict[str, Handler] = {}
 
 
-def handles(action: str, *, accepted_only: bool = True):
+def handles(action: str, *, accepted_only: bool = True, writes: bool = True):
     def register(run):
-        HANDLERS[action] = Handler(run, accepted_only)
+        HANDLERS[action] = Handler(run, accepted_only, writes)
         return run
+
+    return register
+
+
+def handles_batch(action: str):
+    def register(batch):
+        HANDLERS[action].batch = batch
+        return batch
 
     return register
 
@@ -86,7 +104,7 @@ def samples_in(meter_values: list[dict]) -> list[Sample]:
     ]
 
 
-@handles("Authorize")
+@handles("Authorize", writes=False)
 def authorize(box: ChargeBox, payload: dict) -> dict:
     return {"idTagInfo": id_tag_info_out(idtag_authorize(id_tag=payload["idTag"]))}
 
@@ -108,7 +126,7 @@ def boot_notification(box: ChargeBox, payload: dict) -> dict:
     return {"status": result.status, "currentTime": time_out(result.current_time), "interval": result.interval}
 
 
-@handles("DataTransfer")
+@handles("DataTransfer", writes=False)
 def data_transfer(box: ChargeBox, payload: dict) -> dict:
     status = data_transfer_receive(
         box=box, vendor_id=payload["vendorId"], message_id=payload.get("messageId", ""), data=payload.get("data", "")
@@ -128,20 +146,38 @@ def firmware_status_notification(box: ChargeBox, payload: dict) -> dict:
     return {}
 
 
-@handles("Heartbeat")
+@handles("Heartbeat", writes=False)
 def heartbeat(box: ChargeBox, payload: dict) -> dict:
-    return {"currentTime": time_out(box.last_seen)}  # box_touch set it for this very message
+    return {"currentTime": time_out(timezone.now())}
+
+
+def meter_report_in(box: ChargeBox, payload: dict) -> MeterReport:
+    report = MeterReport(box, payload["connectorId"], payload.get("transactionId"), samples_in(payload["meterValue"]))
+    meter_report_check(report)
+    return report
 
 
 @handles("MeterValues")
 def meter_values(box: ChargeBox, payload: dict) -> dict:
-    meter_values_store(
-        box=box,
-        connector_id=payload["connectorId"],
-        transaction_id=payload.get("transactionId"),
-        samples=samples_in(payload["meterValue"]),
-    )
+    meter_reports_store([meter_report_in(box, payload)])
     return {}
+
+
+@handles_batch("MeterValues")
+def meter_values_batch(items: list[tuple[ChargeBox, dict]]) -> list[dict | OcppError]:
+    """The most frequent message: a batch's worth in one read of sessions and one INSERT."""
+    answers: list[dict | OcppError] = []
+    reports = []
+    for box, payload in items:
+        try:
+            reports.append(meter_report_in(box, payload))
+            answers.append({})
+        except OcppError as exc:
+            answers.append(exc)
+        except DomainError as exc:
+            answers.append(error_for(exc))
+    meter_reports_store(reports)
+    return answers
 
 
 @handles("StartTransaction")
@@ -187,16 +223,28 @@ def stop_transaction(box: ChargeBox, payload: dict) -> dict:
     return {"idTagInfo": id_tag_info_out(result.id_tag_info)} if result.id_tag_info else {}
 
 
-def _handle(box: ChargeBox, call: Call) -> dict:
+def handler_for(box: ChargeBox, call: Call) -> Handler:
+    """The handler of a CALL that may be handled: a known action, a valid payload, a box allowed
+    to send it. OcppError otherwise."""
     handler = HANDLERS.get(call.action)
     if handler is None:
         if call.action in ACTIONS:
             raise OcppError(ErrorCode.NOT_SUPPORTED, f"{call.action} is not a call a charge point makes")
         raise OcppError(ErrorCode.NOT_IMPLEMENTED, f"unknown action {call.action!r}")
     validate_request(call.action, call.payload)
-    try:
-        if handler.accepted_only:
+    if handler.accepted_only:
+        try:
             box_require_accepted(box=box)
+        except DomainError as exc:
+            raise error_for(exc) from None
+    return handler
+
+
+def handle(box: ChargeBox, call: Call) -> dict:
+    """The answer's payload for a CALL from ``box``, or OcppError. Runs inside ocpp16.committer's
+    transaction, which journals the frame and the answer and commits before the answer is sent."""
+    handler = handler_for(box, call)
+    try:
         return handler.run(box, call.payload)
     except OcppError:
         raise
@@ -210,44 +258,3 @@ def _handle(box: ChargeBox, call: Call) -> dict:
     except Exception:
         log.exception("OCPP %s from %s failed", call.action, box.serial)
         raise OcppError(ErrorCode.INTERNAL_ERROR, f"the central system failed to process {call.action}") from None
-
-
-def storable(frame: str) -> str:
-    """A frame as the journal can keep it. JSON allows NUL only escaped, so a broken frame may carry
-    a raw one, which PostgreSQL text cannot hold: failing to journal it closed the box's connection
-    (1011) or turned a FormationViolation into an InternalError. Kept as the JSON escape instead."""
-    return frame.replace("\x00", "\\u0000")
-
-
-def call_answer(*, serial: str, frame: str, call: Call | None, error: OcppError | None = None) -> str:
-    """Everything a CALL from a box costs: a sign of life, the frame in the journal, the handler
-    (whose services commit before we answer), the answer in the journal. Returns the answer frame.
-    ``error`` is a frame already found broken; it is journaled and answered the same way."""
-    unique_id = call.unique_id if call else None
-    try:
-        # Read afresh for every CALL: an operator may have accepted the box since the last one.
-        box = box_get(serial=serial, require_accepted=False)
-    except UnknownChargeBox as exc:  # deleted in the admin while connected
-        return error_frame(error_for(exc), unique_id)
-    box_touch(box=box, protocol=Protocol.OCPP16)
-    action = call.action if call else ""
-    journal_record(box=box, direction=Direction.IN, protocol=Protocol.OCPP16, action=action, payload=storable(frame))
-    if error is None:
-        try:
-            answer = result_frame(call.unique_id, _handle(box, call))
-        except OcppError as exc:
-            error = exc
-    if error is not None:
-        answer = error_frame(error, unique_id)
-    journal_record(box=box, direction=Direction.OUT, protocol=Protocol.OCPP16, action=action, payload=answer)
-    return answer
-
-
-def frame_received(*, box: ChargeBox, frame: str, action: str) -> None:
-    """An answer (or a frame we ignore): a sign of life, and journaled."""
-    box_touch(box=box, protocol=Protocol.OCPP16)
-    journal_record(box=box, direction=Direction.IN, protocol=Protocol.OCPP16, action=action, payload=storable(frame))
-
-
-def frame_sent(*, box: ChargeBox, frame: str, action: str) -> None:
-    journal_record(box=box, direction=Direction.OUT, protocol=Protocol.OCPP16, action=action, payload=frame)

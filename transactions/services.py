@@ -11,6 +11,7 @@ from chargers.choices import AuthorizationStatus
 from chargers.models import ChargeBox
 from chargers.reservations import reservation_use
 from chargers.services import CONNECTOR_ID_MAX, IdTagInfo, connector_get, idtag_authorize
+from evchong.bulk import copy_insert
 from evchong.errors import DomainError
 from smartcharging.services import charging_profiles_end_with_session
 from transactions.choices import Location, ReadingContext, Reason, ValueFormat
@@ -18,7 +19,7 @@ from transactions.models import MeterValue, Transaction
 from transactions.units import DEFAULT_MEASURAND, measurand_canonical, normalise
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs twice as much, per sampled value
 class Sample:
     """One sampled value as a box reported it (OCPP 1.6 SampledValue plus its MeterValue timestamp)."""
 
@@ -137,6 +138,21 @@ def transaction_stop(
     return StopResult(tx, idtag_authorize(id_tag=tag) if tag else None)
 
 
+@dataclass(frozen=True)
+class MeterReport:
+    """The sampled values one message reported for a connector (and maybe a session)."""
+
+    box: ChargeBox
+    connector_id: int
+    transaction_id: int | None
+    samples: list[Sample]
+
+
+def meter_report_check(report: MeterReport) -> None:
+    if not 0 <= report.connector_id <= CONNECTOR_ID_MAX:
+        raise DomainError(f"there is no connector {report.connector_id}", field="connectorId")
+
+
 def meter_values_store(
     *,
     box: ChargeBox,
@@ -146,34 +162,35 @@ def meter_values_store(
     transaction_row: Transaction | None = None,
 ) -> None:
     """Store every sampled value; replays are ignored by a unique constraint."""
-    if not 0 <= connector_id <= CONNECTOR_ID_MAX:
-        raise DomainError(f"there is no connector {connector_id}", field="connectorId")
-    if not samples:
-        return
-    tx = transaction_row
-    if tx is None and transaction_id is not None and transaction_id > 0:
-        tx = Transaction.objects.filter(pk=transaction_id, box=box).first()
+    report = MeterReport(box, connector_id, transaction_id, samples)
+    meter_report_check(report)
+    meter_reports_store([report], sessions={transaction_id: transaction_row} if transaction_row else None)
+
+
+def meter_reports_store(reports: list[MeterReport], *, sessions: dict[int, Transaction] | None = None) -> None:
+    """Store the sampled values of many reports (checked with meter_report_check) in one read of
+    the sessions they name and one INSERT: the OCPP edge stores a whole batch of boxes' MeterValues
+    this way. A session id that is not the box's own is kept as reported, unlinked."""
+    if sessions is None:
+        named = {r.transaction_id for r in reports if r.samples and r.transaction_id and r.transaction_id > 0}
+        sessions = Transaction.objects.in_bulk(named) if named else {}
     rows = []
-    for sample in samples:
-        measurand = measurand_canonical(sample.measurand) or sample.measurand
-        value, unit = normalise(sample.value, sample.unit, measurand)
-        rows.append(
-            MeterValue(
-                box=box,
-                connector_id=connector_id,
-                transaction=tx,
-                reported_transaction_id=transaction_id,
-                timestamp=sample.timestamp,
-                measurand=measurand,
-                phase=sample.phase or "",
-                location=sample.location or Location.OUTLET,
-                context=sample.context or ReadingContext.SAMPLE_PERIODIC,
-                format=sample.format or ValueFormat.RAW,
-                value=value,
-                unit=unit,
-                raw_value=sample.value,
-                raw_unit=sample.unit or "",
-                raw_measurand=sample.measurand or "",
-            )
-        )
-    MeterValue.objects.bulk_create(rows, ignore_conflicts=True)
+    for report in reports:
+        tx = sessions.get(report.transaction_id) if report.transaction_id else None
+        tx_id = tx.pk if tx is not None and tx.box_id == report.box.pk else None
+        for sample in report.samples:
+            measurand = measurand_canonical(sample.measurand) or sample.measurand
+            value, unit = normalise(sample.value, sample.unit, measurand)
+            rows.append((
+                report.box.pk, report.connector_id, tx_id, report.transaction_id, sample.timestamp, measurand,
+                sample.phase or "", sample.location or Location.OUTLET, sample.context or ReadingContext.SAMPLE_PERIODIC,
+                sample.format or ValueFormat.RAW, value, unit, sample.value, sample.unit or "", sample.measurand or "",
+            ))
+    if rows:
+        copy_insert(MeterValue, METER_VALUE_FIELDS, rows, ignore_conflicts=True)
+
+
+METER_VALUE_FIELDS = (
+    "box_id", "connector_id", "transaction_id", "reported_transaction_id", "timestamp", "measurand", "phase",
+    "location", "context", "format", "value", "unit", "raw_value", "raw_unit", "raw_measurand",
+)

@@ -2,20 +2,35 @@
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
+from chargers.choices import Protocol
 from chargers.models import ChargeBox
+from chargers.services import box_touch
 
 
 def test_answers_the_current_time_and_records_the_sign_of_life(cp):
-    ChargeBox.objects.filter(serial="CP-1").update(last_seen=timezone.now() - timedelta(hours=1))
     answer = cp.call("Heartbeat", {})
     current = datetime.fromisoformat(answer["currentTime"])
     assert answer["currentTime"].endswith("Z")
     assert abs(current - timezone.now()) < timedelta(seconds=5)
     box = ChargeBox.objects.get(serial="CP-1")
-    assert abs(box.last_seen - current) < timedelta(seconds=1)
+    # Written at most every LAST_SEEN_RESOLUTION seconds (chargers.services.box_touch).
+    assert abs(box.last_seen - current) <= timedelta(seconds=settings.LAST_SEEN_RESOLUTION + 1)
     assert box.is_online
+
+
+def test_a_sign_of_life_is_written_once_per_resolution(db, make_box):
+    box = make_box("CP-TOUCH")
+    first = box_touch(box=box, protocol=Protocol.OCPP16)
+    box_touch(box=box, protocol=Protocol.OCPP16)  # within the resolution: no write
+    assert ChargeBox.objects.get(pk=box.pk).last_seen == first
+    box.last_seen -= timedelta(seconds=settings.LAST_SEEN_RESOLUTION)
+    later = box_touch(box=box, protocol=Protocol.OCPP16)
+    assert ChargeBox.objects.get(pk=box.pk).last_seen == later > first
+    box_touch(box=box, protocol=Protocol.EVCHONG)  # another protocol is news at once
+    assert ChargeBox.objects.get(pk=box.pk).protocol == Protocol.EVCHONG
 
 
 def test_null_payload_means_no_payload(cp):

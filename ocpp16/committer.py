@@ -1,0 +1,252 @@
+"""Group commit of the database work of every box this process holds.
+
+Each frame a box sends (or we send it) must be in PostgreSQL before it is acknowledged: the data a
+CALL carries, the frame and our answer in the box's journal, the box's sign of life. Done one frame
+at a time, in a worker thread per frame, that was six statements and four commits per MeterValues,
+and thousands of boxes queued for threads, pool connections and fsyncs (docs/performance.md).
+
+Here a few writer threads, each with its own database connection, take whatever frames are waiting
+(up to OCPP_BATCH) and do them in one transaction: each CALL's handler in a savepoint of its own (a
+refused or broken frame takes back only its own writes), then the journal of the whole batch in one
+INSERT and the boxes' signs of life in one UPDATE, then one commit, and only then are the answers
+handed back to the consumers to send. A batch is whatever queued while the previous one ran: a
+lone frame is written at once, a crowd shares commits. Frames of one box never share a batch (a
+consumer waits for its frame's answer before it reads the next), so batches in different threads
+touch different connectors, and lock no row in an order that could deadlock.
+
+If a batch fails as a whole (lost connection, a commit refused), nothing of it was written: each of
+its frames is then done alone, so that one bad frame cannot cost the others their answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from chargers.choices import Direction, Protocol, RegistrationStatus
+from chargers.models import ChargeBox, JournalEntry
+from chargers.services import box_touch_due
+from evchong.bulk import copy_insert
+from evchong.errors import UnknownChargeBox
+from ocpp16.errors import ErrorCode, OcppError, error_for
+from ocpp16.handlers import HANDLERS, handle, handler_for
+from ocpp16.rpc import Call, error_frame, result_frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Job:
+    """One frame's database work. ``call`` is a CALL to answer; without it the frame is only
+    journaled (an answer from the box, or a CALL of ours about to be sent)."""
+
+    box: ChargeBox
+    frame: str
+    direction: str
+    action: str = ""
+    call: Call | None = None
+    error: OcppError | None = None  # a frame already found broken: journaled and answered with this
+    answer: str = ""
+    gone: bool = False  # the box was deleted (in the admin) while connected: nothing to journal
+    future: asyncio.Future | None = field(default=None, repr=False)
+
+    @property
+    def answers(self) -> bool:
+        return self.call is not None or self.error is not None
+
+    @property
+    def unique_id(self) -> str | None:
+        return self.call.unique_id if self.call else (self.error.unique_id if self.error else None)
+
+
+def storable(frame: str) -> str:
+    """A frame as the journal can keep it. JSON allows NUL only escaped, so a broken frame may carry
+    a raw one, which PostgreSQL text cannot hold: failing to journal it closed the box's connection
+    (1011) or turned a FormationViolation into an InternalError. Kept as the JSON escape instead."""
+    return frame.replace("\x00", "\\u0000")
+
+
+def box_is_fresh(box: ChargeBox) -> bool:
+    """Whether the copy of the box a consumer holds can be trusted for this frame. An accepted box
+    is read again every OCPP_BOX_REFRESH seconds (an operator may reject it in the admin); one that
+    is not accepted is read for every frame, so that its acceptance takes effect at once."""
+    read_at = getattr(box, "read_at", None)
+    return (
+        read_at is not None
+        and box.registration_status == RegistrationStatus.ACCEPTED
+        and time.monotonic() - read_at < settings.OCPP_BOX_REFRESH
+    )
+
+
+def box_mark_read(box: ChargeBox) -> None:
+    box.read_at = time.monotonic()
+
+
+def boxes_refresh(jobs: list[Job]) -> None:
+    """Re-read, in one query, the boxes of this batch whose copies are stale. A box deleted in the
+    admin while connected is answered as unknown."""
+    stale = {job.box.pk: job.box for job in jobs if not box_is_fresh(job.box)}
+    if not stale:
+        return
+    fresh = ChargeBox.objects.in_bulk(list(stale))
+    for pk, box in stale.items():
+        if pk in fresh:
+            for field_ in ChargeBox._meta.concrete_fields:
+                setattr(box, field_.attname, getattr(fresh[pk], field_.attname))
+            box_mark_read(box)
+    for job in jobs:
+        if job.box.pk in stale and job.box.pk not in fresh:
+            job.gone = True
+            if job.answers:
+                job.error = error_for(UnknownChargeBox(f"unknown charge box {job.box.serial!r}"))
+                job.error.unique_id = job.unique_id
+                job.call = None
+
+
+def answer_call(job: Job) -> str:
+    if job.error is not None:
+        return error_frame(job.error, job.unique_id)
+    handler = HANDLERS.get(job.call.action)
+    # A savepoint, so that a failing handler takes back its own writes only; one that only reads
+    # has nothing to take back (and a statement that breaks the transaction fails the batch).
+    savepoint = transaction.atomic() if handler is None or handler.writes else nullcontext()
+    try:
+        with savepoint:
+            payload = handle(job.box, job.call)
+    except OcppError as exc:
+        return error_frame(exc, job.unique_id)
+    if job.call.action == "BootNotification":
+        job.box.read_at = None  # the boot rewrote the box's row
+    return result_frame(job.call.unique_id, payload)
+
+
+def answer_batched(jobs: list[Job]) -> None:
+    """Answer the CALLs whose action has a batch handler (MeterValues), all of an action at once."""
+    groups: dict[str, list[Job]] = {}
+    for job in jobs:
+        handler = HANDLERS.get(job.call.action) if job.call and not job.error else None
+        if handler is None or handler.batch is None:
+            continue
+        try:
+            handler_for(job.box, job.call)
+        except OcppError as exc:
+            job.answer = error_frame(exc, job.unique_id)
+            continue
+        groups.setdefault(job.call.action, []).append(job)
+    for action, group in groups.items():
+        results = HANDLERS[action].batch([(job.box, job.call.payload) for job in group])
+        for job, result in zip(group, results, strict=True):
+            if isinstance(result, OcppError):
+                job.answer = error_frame(result, job.unique_id)
+            else:
+                job.answer = result_frame(job.call.unique_id, result)
+
+
+def batch_write(jobs: list[Job], *, bulk: bool = True) -> None:
+    """Everything ``jobs`` cost, in one transaction; sets each job's answer. Without ``bulk`` every
+    CALL goes through its own handler (the way a frame is retried alone)."""
+    now = timezone.now()
+    with transaction.atomic():
+        boxes_refresh(jobs)
+        if bulk:
+            answer_batched(jobs)
+        entries = []
+        for job in jobs:
+            if job.gone:
+                job.answer = answer_call(job) if job.answers else ""
+                continue
+            entries.append((job.box.pk, now, job.direction, Protocol.OCPP16, job.action, storable(job.frame)))
+            if job.answers:
+                job.answer = job.answer or answer_call(job)
+                entries.append((job.box.pk, now, Direction.OUT, Protocol.OCPP16, job.action, job.answer))
+        copy_insert(JournalEntry, ("box_id", "at", "direction", "protocol", "action", "payload"), entries)
+        # A frame from the box is a sign of life; one we send is not.
+        due = {job.box.pk: job.box for job in jobs if job.direction == Direction.IN and not job.gone
+               and box_touch_due(box=job.box, protocol=Protocol.OCPP16, now=now)}
+        if due:
+            ChargeBox.objects.filter(pk__in=list(due)).update(last_seen=now, protocol=Protocol.OCPP16)
+    for box in due.values():
+        box.last_seen, box.protocol = now, Protocol.OCPP16
+
+
+def internal_error(job: Job) -> str:
+    failure = OcppError(ErrorCode.INTERNAL_ERROR, "the central system could not process the message")
+    return error_frame(failure, job.unique_id) if job.answers else ""
+
+
+class Committer:
+    """The writer threads of one process, started on first use."""
+
+    def __init__(self, writers: int, batch: int):
+        self.writers, self.batch = writers, batch
+        self.queue: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self.started = False
+        self.lock = threading.Lock()
+
+    async def submit(self, job: Job) -> str:
+        """The job done and committed; its answer frame ("" for a frame that is only journaled)."""
+        loop = asyncio.get_running_loop()
+        job.future = loop.create_future()
+        self.start()
+        self.queue.put(job)
+        return await job.future
+
+    def start(self) -> None:
+        if self.started:
+            return
+        with self.lock:
+            if not self.started:
+                for n in range(self.writers):
+                    threading.Thread(target=self.run, name=f"ocpp-writer-{n}", daemon=True).start()
+                self.started = True
+
+    def run(self) -> None:
+        while True:
+            jobs = [self.queue.get()]
+            while len(jobs) < self.batch:
+                try:
+                    jobs.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            self.write(jobs)
+            for job in jobs:
+                job.future.get_loop().call_soon_threadsafe(settle, job)
+
+    def write(self, jobs: list[Job], *, alone: bool = False) -> None:
+        try:
+            return batch_write(jobs, bulk=not alone)
+        except Exception:
+            connection.close()  # whatever broke, the next attempt starts on a sound connection
+            if alone:
+                log.exception("OCPP %s from %s not processed", jobs[0].action or "frame", jobs[0].box.serial)
+                jobs[0].answer = internal_error(jobs[0])
+                return
+            log.warning("a batch of %d frames failed; writing each alone", len(jobs), exc_info=True)
+        for job in jobs:
+            # Read the box again: the usual cause is a box deleted while connected.
+            job.answer, job.box.read_at = "", None
+            self.write([job], alone=True)
+
+
+def settle(job: Job) -> None:
+    if not job.future.done():  # the consumer may have gone (its task cancelled) meanwhile
+        job.future.set_result(job.answer)
+
+
+_committer: Committer | None = None
+
+
+def committer() -> Committer:
+    global _committer
+    if _committer is None:
+        _committer = Committer(settings.OCPP_WRITERS, settings.OCPP_BATCH)
+    return _committer

@@ -1,0 +1,138 @@
+"""ocpp16.committer: the frames of many boxes written in one transaction, every frame answered as
+if it had been alone (a refused or broken one costs no other frame its answer or its data), and
+only once its data is committed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import websockets
+from django.utils import timezone
+from channels.db import database_sync_to_async
+
+from chargers.choices import Direction
+from chargers.models import ChargeBox, JournalEntry
+from ocpp16.committer import Committer, Job, batch_write
+from ocpp16.rpc import parse
+from transactions.models import MeterValue, Transaction
+from transactions.services import transaction_start
+
+T = "2026-11-21T08:15:00Z"
+
+
+def meter_values(unique_id: str, *, connector: int = 1, transaction: int | None = None, value: str = "1000") -> str:
+    payload = {"connectorId": connector, "meterValue": [{"timestamp": T, "sampledValue": [
+        {"value": value, "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+        {"value": "7.2", "measurand": "Power.Active.Import", "unit": "kW"},
+    ]}]}
+    if transaction is not None:
+        payload["transactionId"] = transaction
+    return json.dumps([2, unique_id, "MeterValues", payload])
+
+
+def job(box: ChargeBox, frame: str) -> Job:
+    call = parse(frame)
+    return Job(box, frame, Direction.IN, call.action, call)
+
+
+@pytest.fixture
+def boxes(transactional_db, make_box):
+    return [make_box(f"GC-{n}", connectors=2) for n in range(5)]
+
+
+def test_a_batch_answers_and_stores_every_box(boxes, make_tag):
+    make_tag("TAG-GC")
+    session = transaction_start(box=boxes[0], connector_id=1, id_tag="TAG-GC", meter_start_wh=0,
+                                timestamp=timezone.now()).transaction
+    jobs = [job(box, meter_values(f"mv-{n}", transaction=session.id if n == 0 else None))
+            for n, box in enumerate(boxes)]
+    jobs.append(job(boxes[0], json.dumps([2, "hb", "Heartbeat", {}])))
+    batch_write(jobs)
+    for n, done in enumerate(jobs[:5]):
+        assert json.loads(done.answer) == [3, f"mv-{n}", {}]
+    assert json.loads(jobs[5].answer)[:2] == [3, "hb"]
+    assert MeterValue.objects.count() == 10
+    assert MeterValue.objects.filter(transaction=session).count() == 2  # linked to its session
+    # Frame and answer of every CALL in the journal, in order.
+    assert JournalEntry.objects.count() == 12
+    first = JournalEntry.objects.filter(box=boxes[0]).order_by("id")
+    assert [e.direction for e in first] == [Direction.IN, Direction.OUT] * 2
+    assert all(b.last_seen is not None for b in ChargeBox.objects.filter(pk__in=[b.pk for b in boxes]))
+
+
+def test_a_session_of_another_box_is_not_linked(boxes, make_tag):
+    make_tag("TAG-GC")
+    session = transaction_start(box=boxes[0], connector_id=1, id_tag="TAG-GC", meter_start_wh=0,
+                                timestamp=timezone.now()).transaction
+    batch_write([job(boxes[1], meter_values("mv", transaction=session.id))])
+    assert set(MeterValue.objects.values_list("transaction", "reported_transaction_id")) == {(None, session.id)}
+
+
+def test_refusals_in_a_batch_are_answered_each_and_cost_the_others_nothing(boxes):
+    jobs = [
+        job(boxes[0], meter_values("good-0")),
+        job(boxes[1], meter_values("bad-connector", connector=2**31)),  # no such connector
+        job(boxes[2], json.dumps([2, "bad-schema", "MeterValues", {"connectorId": 1}])),
+        job(boxes[3], meter_values("good-3")),
+    ]
+    batch_write(jobs)
+    answers = {json.loads(j.answer)[1]: json.loads(j.answer) for j in jobs}
+    assert answers["good-0"][0] == answers["good-3"][0] == 3
+    assert answers["bad-connector"][2] == "PropertyConstraintViolation"
+    assert answers["bad-schema"][2] == "OccurenceConstraintViolation"
+    assert set(MeterValue.objects.values_list("box__serial", flat=True)) == {"GC-0", "GC-3"}
+
+
+def test_a_batch_the_database_refuses_is_written_frame_by_frame(boxes):
+    """A value the schema allows but PostgreSQL cannot hold breaks the whole batch's statement:
+    the batch is taken back and every frame done alone, so only that frame fails."""
+    jobs = [job(box, meter_values(f"mv-{n}")) for n, box in enumerate(boxes)]
+    jobs[2] = job(boxes[2], meter_values("too-big", transaction=2**40))
+    Committer(writers=1, batch=10).write(jobs)
+    answers = [json.loads(j.answer) for j in jobs]
+    assert [a[0] for a in answers] == [3, 3, 4, 3, 3]
+    assert answers[2][2] == "PropertyConstraintViolation"
+    assert MeterValue.objects.count() == 8
+    # The refused frame is journaled with its answer all the same.
+    assert JournalEntry.objects.filter(box=boxes[2], direction=Direction.OUT, payload__contains="too-big").exists()
+
+
+def test_a_replayed_batch_adds_nothing(boxes):
+    frames = [meter_values(f"mv-{n}") for n in range(len(boxes))]
+    batch_write([job(box, frame) for box, frame in zip(boxes, frames)])
+    batch_write([job(box, frame) for box, frame in zip(boxes, frames)])
+    assert MeterValue.objects.count() == 10
+
+
+def test_many_boxes_at_once_through_the_server(transactional_db, make_box, make_tag, ocpp_url):
+    """Forty boxes send MeterValues at the same moment, ten times each: every frame is answered,
+    and each answer comes only after its values are in the database."""
+    boxes = [make_box(f"GCW-{n}", connectors=1) for n in range(40)]
+    make_tag("TAG-GCW")
+
+    async def box_session(serial: str) -> list[int]:
+        stored_before_answer = []
+        async with websockets.connect(ocpp_url + serial, subprotocols=["ocpp1.6"], open_timeout=20) as ws:
+            for n in range(10):
+                unique_id = f"{serial}-{n}"
+                await ws.send(meter_values(unique_id, value=str(1000 + n)).replace(T, f"2026-11-21T08:15:{n:02d}Z"))
+                answer = json.loads(await asyncio.wait_for(ws.recv(), 20))
+                assert answer == [3, unique_id, {}], answer
+                stored_before_answer.append(await count(serial, n))
+        return stored_before_answer
+
+    async def count(serial: str, n: int) -> int:
+        return await database_sync_to_async(
+            lambda: MeterValue.objects.filter(box__serial=serial, timestamp=f"2026-11-21T08:15:{n:02d}Z").count()
+        )()
+
+    async def fleet():
+        return await asyncio.gather(*(box_session(box.serial) for box in boxes))
+
+    results = asyncio.run(fleet())
+    assert all(seen == [2] * 10 for seen in results)
+    assert MeterValue.objects.filter(box__in=boxes).count() == 40 * 10 * 2
+    assert JournalEntry.objects.filter(box__in=boxes, action="MeterValues").count() == 40 * 10 * 2
+    assert not Transaction.objects.exists()
