@@ -9,10 +9,19 @@
 - A message larger than OCPP_MAX_FRAME_BYTES closes an OCPP connection with 1009 (message too
   big), enforced by autobahn while the frame arrives. autobahn drops the TCP connection on such
   failures by default; a closing handshake tells the box why.
+- Admission control (docs/performance.md, item 1): at most OCPP_CONNECTING_MAX boxes connecting
+  to this process at once (upgrade request to first answer, see ``Arrivals``). Beyond that a box
+  is answered HTTP 503 with Retry-After before the upgrade, which costs no consumer, no database
+  and no Redis work, and the box comes back after its own jittered back-off. Without it a
+  reconnect storm let thousands of handshakes in at once, every pool behind them overflowed,
+  consumers died after accepting, and boxes timed out.
+- The process's open-files limit is raised to what the system allows: every box is a socket.
 """
 
 from __future__ import annotations
 
+import logging
+import resource
 from http import HTTPStatus
 
 from autobahn.websocket.types import ConnectionDeny
@@ -20,18 +29,99 @@ from daphne import server as daphne_server
 from daphne import ws_protocol
 from django.conf import settings
 
+log = logging.getLogger(__name__)
+
 EXTENSION = "websocket.http.response"
 OCPP_PATH = "/ocpp/"
+BUSY = 503
+
+
+class Arrivals:
+    """OCPP boxes connecting to this process: from the upgrade request until the server's first
+    message on the open connection, which for a box is the answer to its BootNotification (or to
+    whatever it sends first). That is the set-up a storm is made of: bounding the handshakes alone
+    let boxes in faster than their boots were answered, and the boots then timed out in a queue.
+    One reactor thread runs them all, so a plain count."""
+
+    def __init__(self) -> None:
+        self.connecting = 0
+        self.turned_away = 0  # answered 503 since the start, for logs and tests
+
+    def enter(self) -> bool:
+        if self.connecting >= settings.OCPP_CONNECTING_MAX:
+            self.turned_away += 1
+            return False
+        self.connecting += 1
+        return True
+
+    def leave(self) -> None:
+        self.connecting -= 1
+
+
+arrivals = Arrivals()
+# Seconds an accepted box keeps its place while the server has not yet answered anything: a box
+# that sends nothing must not hold a place for ever.
+FIRST_ANSWER_WAIT = 10.0
 
 
 class WebSocketProtocol(ws_protocol.WebSocketProtocol):
     failByDrop = False
     denial: tuple[int, list, bytearray] | None = None
+    admitted = False  # holds a place in `arrivals` until the set-up is over
+    admitted_timer = None
+    turned_away = False  # answered 503 before daphne knew of the connection
 
     def onConnect(self, request):
         if request.path.startswith(OCPP_PATH):
             self.maxMessagePayloadSize = self.maxFramePayloadSize = settings.OCPP_MAX_FRAME_BYTES
+            if not arrivals.enter():
+                return self.turn_away()
+            self.admitted = True
         return super().onConnect(request)
+
+    def turn_away(self):
+        """HTTP 503 with Retry-After, before any application instance exists (the cheap refusal)."""
+        self.turned_away = True
+        retry = str(settings.OCPP_BUSY_RETRY_AFTER).encode()
+        self.denial = (BUSY, [(b"Retry-After", retry), (b"Content-Type", b"text/plain; charset=utf-8")],
+                       bytearray(b"busy: too many charge boxes connecting; retry after the given seconds"))
+        raise ConnectionDeny(code=BUSY, reason=HTTPStatus(BUSY).phrase)
+
+    def setup_over(self) -> None:
+        if self.admitted:
+            self.admitted = False
+            arrivals.leave()
+        if self.admitted_timer is not None and self.admitted_timer.active():
+            self.admitted_timer.cancel()
+        self.admitted_timer = None
+
+    # Every way a set-up ends gives its place back: the first message sent on the connection,
+    # refused by the application (403 or our denial), failed in the application, the box went away
+    # meanwhile, or FIRST_ANSWER_WAIT passed after the upgrade.
+    def serverAccept(self, subprotocol=None):
+        if self.admitted:
+            from twisted.internet import reactor  # daphne's (asyncio) reactor, installed by now
+
+            self.admitted_timer = reactor.callLater(FIRST_ANSWER_WAIT, self.setup_over)
+        return super().serverAccept(subprotocol)
+
+    def serverSend(self, content, binary=False):
+        super().serverSend(content, binary)
+        self.setup_over()
+
+    def serverReject(self):
+        self.setup_over()
+        return super().serverReject()
+
+    def handle_exception(self, exception):
+        self.setup_over()
+        return super().handle_exception(exception)
+
+    def onClose(self, wasClean, code, reason):
+        self.setup_over()
+        if self.turned_away:
+            return  # daphne never saw this connection: nothing of its own to tear down
+        return super().onClose(wasClean, code, reason)
 
     def handle_reply(self, message):
         kind = message["type"]
@@ -45,6 +135,7 @@ class WebSocketProtocol(ws_protocol.WebSocketProtocol):
             super().handle_reply(message)
 
     def deny(self):
+        self.setup_over()
         status = self.denial[0]
         try:
             reason = HTTPStatus(status).phrase
@@ -74,7 +165,30 @@ def _create_application_with_extension(self, protocol, scope):
     return _create_application(self, protocol, scope)
 
 
+def raise_open_files_limit() -> int:
+    """Lift the soft limit on open files to the hard one: each box holds a socket, and the soft
+    limit is often 1,024 while the hard one allows far more. Returns the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):  # an infinite hard limit some kernels refuse as a soft one
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1 << 20), hard))
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft != resource.RLIM_INFINITY and soft < BOXES_PER_PROCESS + FILES_BESIDES_BOXES:
+        log.warning("open files limited to %d: this process cannot hold %d charge boxes "
+                    "(raise the hard limit, e.g. LimitNOFILE= in systemd)", soft, BOXES_PER_PROCESS)
+    return soft
+
+
+# What one process is sized for (docs/performance.md), and what it holds besides boxes: database
+# and Redis pools, log files, the listening socket.
+BOXES_PER_PROCESS = 10_000
+FILES_BESIDES_BOXES = 1024
+
+
 def install() -> None:
     """Idempotent; affects daphne servers started in this process after the call."""
     ws_protocol.WebSocketFactory.protocol = WebSocketProtocol
     daphne_server.Server.create_application = _create_application_with_extension
+    raise_open_files_limit()

@@ -90,7 +90,7 @@ async def progress(options: Options, stats: Stats, stream=sys.stderr) -> None:
         line = (f"{options.scenario} {stats.now():6.1f}s  online {stats.online}/{options.boxes}  "
                 f"ready {stats.ready}  charging {stats.charging}  waiting {stats.in_flight}  "
                 f"answers {stats.answered} ({rate:,.0f}/s)  "
-                f"errors {len(stats.errors)}")
+                f"errors {len(stats.errors)}  busy {len(stats.busy)}")
         if tty:
             stream.write("\r" + line[:150].ljust(150))
             stream.flush()
@@ -146,8 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(encoded.decode() + "\n")
     else:
         print(table(report))
-    # Non-zero when anything went wrong, so that a smoke run in CI fails loudly.
-    return 1 if report["errors"] or report["timed_out"] else 0
+    # Non-zero when anything went wrong, so that a smoke run in CI fails loudly; boxes that were
+    # never ready count, even when all they met was a busy server (HTTP 503, not an error).
+    never_ready = "seconds_to_all_ready" in report and report["seconds_to_all_ready"] is None
+    return 1 if report["errors"] or report["timed_out"] or never_ready else 0
 
 
 if __name__ == "__main__":

@@ -30,6 +30,18 @@ TRIGGERABLE = {
 }
 
 
+TURNED_AWAY = object()  # _connect: the server answered HTTP 503 (admission control), not a failure
+
+
+def retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (RFC 9110 §10.2.3); an HTTP date or garbage is ignored."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds >= 0 else None
+
+
 def iso_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -83,6 +95,7 @@ class OcppBox:
             i: Connector(i, meter_wh=random.randrange(0, 10**7)) for i in range(1, settings.connectors + 1)
         }
         self.ws = None
+        self.retry_after: float | None = None  # from the last HTTP 503's Retry-After
         self.online = asyncio.Event()
         self.ready = asyncio.Event()  # booted (Accepted) and status reported, on the current connection
         self.booted_once = asyncio.Event()
@@ -125,7 +138,13 @@ class OcppBox:
         behaviour_task = None
         heartbeat_task = None
         while not self.stop.is_set():
-            if not await self._connect():
+            connected = await self._connect()
+            if connected is TURNED_AWAY:
+                # Turned away by admission control: the server said when to come back. Not a
+                # failure, so the exponential back-off does not grow.
+                await self.pause(self._busy_backoff())
+                continue
+            if not connected:
                 attempt += 1
                 await self.pause(self._backoff(attempt))
                 continue
@@ -170,13 +189,21 @@ class OcppBox:
         cap = min(self.settings.reconnect_max, self.settings.reconnect_min * 2 ** min(attempt, 10))
         return random.uniform(self.settings.reconnect_min / 2, cap)
 
+    def _busy_backoff(self) -> float:
+        # Retry-After, jittered upwards: boxes turned away together must not all return together,
+        # and none before the server asked.
+        retry = self.retry_after if self.retry_after is not None else self.settings.reconnect_max
+        return max(retry, self.settings.reconnect_min) * random.uniform(1.0, 2.0)
+
     async def pause(self, seconds: float) -> None:
         try:
             await asyncio.wait_for(self.stop.wait(), seconds)
         except TimeoutError:
             pass
 
-    async def _connect(self) -> bool:
+    async def _connect(self) -> bool | object:
+        """True when connected; TURNED_AWAY when the server answered HTTP 503 (it is busy and says, in
+        Retry-After, when to come back: ``retry_after``); False on any other failure, counted."""
         headers = {}
         if self.settings.password is not None:
             token = base64.b64encode(f"{self.serial}:{self.settings.password}".encode()).decode()
@@ -201,6 +228,10 @@ class OcppBox:
                 **extra,
             )
         except InvalidStatus as exc:
+            if exc.response.status_code == 503:
+                self.retry_after = retry_after(exc.response.headers.get("Retry-After"))
+                self.stats.turned_away()
+                return TURNED_AWAY
             self.stats.error("connect", f"HTTP {exc.response.status_code}")
             return False
         except (OSError, InvalidHandshake, TimeoutError) as exc:

@@ -48,6 +48,9 @@ class Stats:
         self.t0 = time.monotonic()
         self.series: dict[str, Series] = defaultdict(Series)
         self.errors: list[tuple[float, str, str]] = []  # (at, action, kind)
+        # Connection attempts answered HTTP 503 (the server's admission control): the box backs off
+        # and retries as told, so these are not errors; how many there were says how busy it was.
+        self.busy = array("d")
         self.events: Counter[str] = Counter()
         self.calls_answered: Counter[str] = Counter()  # central-system calls the boxes answered
         self.window: tuple[float, float | None] | None = None
@@ -70,6 +73,9 @@ class Stats:
 
     def error(self, action: str, kind: str) -> None:
         self.errors.append((self.now(), action, kind))
+
+    def turned_away(self) -> None:
+        self.busy.append(self.now())
 
     def begin_window(self) -> None:
         """From now on is the part of the run that the scenario's figures are about."""
@@ -111,6 +117,7 @@ class Stats:
             "duration_s": round(end, 3),
             "messages": self.answered_in(0, end + 1),
             "errors": len(self.errors),
+            "busy_refusals": len(self.busy),
             "error_kinds": self._errors(0, end + 1),
             "events": dict(self.events),
             "calls_answered": dict(self.calls_answered),
@@ -127,6 +134,7 @@ class Stats:
                 "messages": answered,
                 "rate_per_s": round(answered / span, 1),
                 "errors": sum(1 for t, _, _ in self.errors if start <= t < stop),
+                "busy_refusals": sum(1 for t in self.busy if start <= t < stop),
                 "error_kinds": self._errors(start, stop),
                 "actions": self._actions(start, stop),
             }
@@ -139,6 +147,9 @@ def table(report: dict) -> str:
         f"scenario {report.get('scenario', '?')}: {report.get('boxes', 0)} boxes, {report['duration_s']:.1f} s, "
         f"{report['messages']} answered messages, {report['errors']} errors",
     ]
+    if report.get("busy_refusals"):
+        lines.append(f"  connection attempts turned away busy (HTTP 503, retried after Retry-After, "
+                     f"not errors): {report['busy_refusals']}")
 
     def rows(actions: dict, indent: str = "  ") -> None:
         heads = "".join(f"{h:>10}" for h in ("p50 ms", "p95 ms", "p99 ms", "max ms"))
