@@ -15,6 +15,7 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
+# SERVER=uvicorn serves with uvicorn instead of daphne; WEB_PROCESSES=N runs N server processes (ADR 0010).
 run: $(INSTALLED)
 	$(BIN)/python -m evchong.stack
 
@@ -25,7 +26,7 @@ test: $(INSTALLED)
 
 # Benchmarks on a system the bench starts under var/bench; results in bench/results/.
 # Knobs (see bench/run.py): BENCH_QUICK=1 for a smoke run, BENCH_SCALE, BENCH_REPEATS, BENCH_ONLY.
-export BENCH_QUICK BENCH_SCALE BENCH_REPEATS BENCH_ONLY BENCH_BASELINE BENCH_SERVER BENCH_SETTINGS BENCH_DB_SET
+export BENCH_QUICK BENCH_SCALE BENCH_REPEATS BENCH_ONLY BENCH_BASELINE BENCH_SERVER BENCH_SETTINGS BENCH_DB_SET BENCH_VAR BENCH_RESULTS
 bench: $(INSTALLED)
 	$(BIN)/python -m bench.run
 

@@ -13,9 +13,11 @@ Environment:
   BENCH_ONLY=a,b      only these scenarios (idle, storm, ingest, reverse100, reverse1000, contention,
                       rest-heartbeat, rest-meter)
   BENCH_BASELINE=0    skip the baseline
-  BENCH_SERVER=uvicorn  serve the system with uvicorn instead of daphne (must be installed)
+  BENCH_SERVER=uvicorn  serve the system with uvicorn instead of daphne (make run SERVER=uvicorn)
+  WEB_PROCESSES=N     server processes on one socket (default 1, as make run)
   BENCH_SETTINGS=mod  DJANGO_SETTINGS_MODULE for the system (a module overriding evchong.settings)
   BENCH_DB_SET=a=b,.. PostgreSQL settings of the bench database (synchronous_commit=off, ...)
+  BENCH_VAR=dir       services and logs (default var/bench); BENCH_RESULTS=dir where results go
   ASGI_THREADS=N      daphne's thread pool for database work (default 32, as make run)
 """
 
@@ -39,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.system import PREFIX, TAG_PREFIX, System, free_port, stop_process, wait_for_port  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
+RESULTS = ROOT / os.environ.get("BENCH_RESULTS", "bench/results")
 TARGET_BOXES = 10_000
 # Loopback source addresses for the largest fleets: four times the ephemeral ports of one address,
 # so that repeated 10,000-socket runs never wait for TIME_WAIT to drain.
@@ -366,7 +368,8 @@ def main() -> int:
         "commit": commit(),
         "machine": machine(),
         "config": {"quick": plan.quick, "scale": plan.scale, "repeats": plan.repeats,
-                   "server": SERVER, "settings": SETTINGS, "scale_note": scale_note,
+                   "server": SERVER, "web_processes": int(os.environ.get("WEB_PROCESSES") or 1),
+                   "settings": SETTINGS, "scale_note": scale_note,
                    "asgi_threads": os.environ.get("ASGI_THREADS"), "db_set": os.environ.get("BENCH_DB_SET")},
         "scenarios": {},
         "baseline": {},

@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from evchong.localservices import DATABASE_NAME, LocalServices  # noqa: E402
 
-BENCH_VAR = ROOT / "var" / "bench"
+# BENCH_VAR lets two benches run side by side (each its own PostgreSQL, Redis and logs).
+BENCH_VAR = ROOT / os.environ.get("BENCH_VAR", "var/bench")
 PREFIX, TAG_PREFIX = "SIM", "SIMTAG"
 API_USER = "bench"
 
@@ -67,8 +68,11 @@ class System:
         self.services = LocalServices(BENCH_VAR)
         self.port = 0
         self.token = ""
-        self.server = server  # "daphne" (as make run serves) or "uvicorn" (a candidate, measured side by side)
-        self.web: subprocess.Popen | None = None
+        self.server = server  # "daphne" (make run's default) or "uvicorn" (make run SERVER=uvicorn)
+        self.web: subprocess.Popen | None = None  # the first (or only) server process
+        self.webs: list[subprocess.Popen] = []
+        # WEB_PROCESSES=N: N server processes on one socket, as `make run` reads it.
+        self.processes = int(os.environ.get("WEB_PROCESSES") or 1)
         self.worker: subprocess.Popen | None = None
         self.settings = settings
         self.env: dict[str, str] = {}
@@ -90,9 +94,7 @@ class System:
         py = sys.executable
         subprocess.run([py, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env, check=True)
         self._provision()
-        self.port = free_port()
-        self.web = self._spawn("web", self.web_command())
-        wait_for_port(self.port, self.web)
+        self._start_web()
         # The worker delivers reverse commands (Celery); beat runs the journal trim as in production.
         self.worker = self._spawn("worker", [
             py, "-m", "celery", "-A", "evchong", "worker", "--beat", "--loglevel", "WARNING",
@@ -101,21 +103,23 @@ class System:
         ])
         return self
 
-    def web_command(self) -> list[str]:
-        if self.server == "uvicorn":
-            return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port),
-                    "--no-access-log", "--backlog", "4096", "--ws-ping-interval", "30", "--ws-ping-timeout", "60",
-                    "evchong.asgi:application"]
-        from evchong.stack import daphne_command
+    def _start_web(self) -> None:
+        from evchong.stack import web_commands
 
         # Exactly what `make run` serves with; its settings are read with the bench's services.
-        os.environ.update(self.services.environ())
-        return daphne_command(sys.executable, "127.0.0.1", str(self.port))
+        os.environ.update({**self.services.environ(), "LOG_LEVEL": self.env["LOG_LEVEL"]})
+        self.port = free_port()
+        commands, sockets = web_commands(sys.executable, "127.0.0.1", str(self.port), self.server, self.processes)
+        self.webs = [self._spawn("web", command, pass_fds=[sock.fileno() for sock in sockets]) for command in commands]
+        for sock in sockets:
+            sock.close()
+        self.web = self.webs[0]
+        wait_for_port(self.port, self.web)
 
-    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, command: list[str], pass_fds=()) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")
         return subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+                                stdin=subprocess.DEVNULL, start_new_session=True, pass_fds=pass_fds)
 
     def _fresh_database(self) -> None:
         import psycopg
@@ -142,10 +146,9 @@ class System:
 
     def restart_web(self) -> None:
         """A fresh server process: RSS and caches from a previous scenario must not carry over."""
-        stop_process(self.web)
-        self.port = free_port()
-        self.web = self._spawn("web", self.web_command())
-        wait_for_port(self.port, self.web)
+        for web in self.webs:
+            stop_process(web)
+        self._start_web()
 
     def reset_state(self) -> None:
         """Forget what a scenario left behind (sessions, commands, journal) without re-provisioning."""
@@ -153,7 +156,8 @@ class System:
 
     def stop(self) -> None:
         stop_process(self.worker)
-        stop_process(self.web)
+        for web in self.webs:
+            stop_process(web)
         self.services.stop()
 
 

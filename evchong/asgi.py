@@ -15,7 +15,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from ocpp16 import wsserver  # noqa: E402
 from ocpp16.routing import websocket_urlpatterns  # noqa: E402
 
-# HTTP 404/401 refusals and 1009 closes for OCPP connections when daphne serves us.
+# When daphne serves us: HTTP 404/401 refusals, admission control (HTTP 503 beyond
+# OCPP_CONNECTING_MAX boxes connecting at once) and 1009 closes for OCPP connections, and an
+# open-files limit raised for thousands of boxes. Here, so that it holds however daphne is started.
 wsserver.install()
 
 # Charge boxes send no Origin header, so the OCPP route must not sit behind

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,20 +17,67 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def daphne_command(py: str, host: str, port: str) -> list[str]:
+def daphne_command(py: str, host: str, port: str, fd: int | None = None) -> list[str]:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evchong.settings")
     from django.conf import settings  # read once the private services are up: settings find them
 
+    # An endpoint string instead of -b/-p: Twisted's default listen backlog of 50 drops
+    # connection attempts when thousands of boxes reconnect after a power cut. With ``fd``, the
+    # socket is one the parent bound and listens on, shared by several processes.
+    endpoint = (f"fd:fileno={fd}" if fd is not None
+                else f"tcp:port={port}:interface={host}:backlog={settings.LISTEN_BACKLOG}")
     return [
-        # An endpoint string instead of -b/-p: Twisted's default listen backlog of 50 drops
-        # connection attempts when thousands of boxes reconnect after a power cut.
-        py, "-m", "daphne", "-e", f"tcp:port={port}:interface={host}:backlog={settings.LISTEN_BACKLOG}",
+        py, "-m", "daphne", "-e", endpoint,
         # No idle cut-off of healthy WebSocket connections (daphne's default is 24 h).
         "--websocket_timeout", "-1",
         # Server pings keep the NAT and mobile-network paths to charge boxes open, and find dead ones.
         "--ping-interval", str(settings.OCPP_PING_INTERVAL), "--ping-timeout", str(settings.OCPP_PING_TIMEOUT),
         "--proxy-headers", "evchong.asgi:application",
     ]
+
+
+def uvicorn_command(py: str, host: str, port: str, processes: int = 1) -> list[str]:
+    """The same application under uvicorn with httptools and uvloop (SERVER=uvicorn): several times
+    less CPU per HTTP request than daphne (docs/adr/0010). daphne stays the default: the OCPP
+    edge's admission control (HTTP 503 before the upgrade, ocpp16/wsserver.py) is built into
+    daphne's protocol; uvicorn implements the denial-response extension and pings itself."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evchong.settings")
+    from django.conf import settings
+
+    return [
+        py, "-m", "uvicorn", "--host", host, "--port", port, "--backlog", str(settings.LISTEN_BACKLOG),
+        "--http", "httptools", "--loop", "uvloop", "--lifespan", "off",
+        # An access line per request below INFO, as the rest of the system logs (the bench: WARNING).
+        "--log-level", os.environ.get("LOG_LEVEL", "INFO").lower(),
+        "--ws-ping-interval", str(settings.OCPP_PING_INTERVAL), "--ws-ping-timeout", str(settings.OCPP_PING_TIMEOUT),
+        # Larger frames close the connection with 1009, as OCPP_MAX_FRAME_BYTES does under daphne.
+        "--ws-max-size", str(settings.OCPP_MAX_FRAME_BYTES),
+        # uvicorn's own supervisor shares one socket among the processes.
+        *(["--workers", str(processes)] if processes > 1 else []),
+        "--proxy-headers", "evchong.asgi:application",
+    ]
+
+
+def listening_socket(host: str, port: str) -> socket.socket:
+    """One socket for several daphne processes (``--fd``): the kernel hands each connection to
+    one of them, so a second core serves HTTP too (daphne's HTTP path is CPU-bound in one thread)."""
+    from django.conf import settings
+
+    sock = socket.create_server((host, int(port)), backlog=settings.LISTEN_BACKLOG)
+    sock.set_inheritable(True)
+    return sock
+
+
+def web_commands(py: str, host: str, port: str, server: str, processes: int) -> tuple[list[list[str]], list]:
+    """(commands, sockets the commands inherit) for ``processes`` server processes of ``server``."""
+    if server == "uvicorn":
+        return [uvicorn_command(py, host, port, processes)], []
+    if server != "daphne":
+        raise SystemExit(f"evchong: SERVER must be daphne or uvicorn, not {server!r}")
+    if processes <= 1:
+        return [daphne_command(py, host, port)], []
+    sock = listening_socket(host, port)
+    return [daphne_command(py, host, port, fd=sock.fileno()) for _ in range(processes)], [sock]
 
 
 def main() -> int:
@@ -41,18 +89,23 @@ def main() -> int:
     port = env.get("PORT", "8000")
     host = env.get("HOST", "127.0.0.1")
     py = sys.executable
+    # SERVER=uvicorn serves with uvicorn instead of daphne; WEB_PROCESSES=N runs N server
+    # processes on one socket (the channel layer already routes commands between processes).
+    server, processes = env.get("SERVER", "daphne"), int(env.get("WEB_PROCESSES", "1"))
     children: list[subprocess.Popen] = []
     try:
         subprocess.run([py, "manage.py", "migrate", "--noinput"], env=env, check=True)
-        commands = [
-            daphne_command(py, host, port),
-            [py, "-m", "celery", "-A", "evchong", "worker", "--beat", "--loglevel", env.get("LOG_LEVEL", "INFO"),
-             "--concurrency", env.get("CELERY_CONCURRENCY", "2"), "-s", str(VAR_DIR / "celerybeat-schedule")],
-        ]
-        for command in commands:
+        web, sockets = web_commands(py, host, port, server, processes)
+        worker = [py, "-m", "celery", "-A", "evchong", "worker", "--beat", "--loglevel", env.get("LOG_LEVEL", "INFO"),
+                  "--concurrency", env.get("CELERY_CONCURRENCY", "2"), "-s", str(VAR_DIR / "celerybeat-schedule")]
+        for command in [*web, worker]:
             # Own process groups: the terminal's Ctrl-C reaches only us, and we stop them in order.
-            children.append(subprocess.Popen(command, env=env, start_new_session=True))
-        print(f"evchong: serving on http://{host}:{port}/  (Ctrl-C stops everything)", flush=True)
+            fds = [sock.fileno() for sock in sockets] if command is not worker else []
+            children.append(subprocess.Popen(command, env=env, start_new_session=True, pass_fds=fds))
+        for sock in sockets:
+            sock.close()  # the servers hold it now
+        print(f"evchong: serving on http://{host}:{port}/ with {processes} {server} process(es)"
+              "  (Ctrl-C stops everything)", flush=True)
         # Installed explicitly: a shell that starts us in the background sets SIGINT to "ignore".
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, _interrupt)

@@ -40,23 +40,40 @@ def _body(error: str, fields: dict) -> dict:
     return {"error": error, "field": field, "problem": problems[0], "fields": fields}
 
 
-def exception_handler(exc, context):
+def error_answer(exc) -> tuple[int, dict, dict] | None:
+    """(HTTP status, body, headers) for what went wrong, or None for a bug (a 500). The one place
+    that says how each failure looks: the DRF views and the lean path (evchong_api.fastpath) both
+    answer through it."""
     if isinstance(exc, exceptions.ValidationError):
-        return Response(_body("invalid request", _flatten(exc.detail)), status=status.HTTP_400_BAD_REQUEST)
+        return status.HTTP_400_BAD_REQUEST, _body("invalid request", _flatten(exc.detail)), {}
     if isinstance(exc, EnvelopeError):
-        return Response(_body("invalid request", {"data": [str(exc.detail)]}), status=status.HTTP_400_BAD_REQUEST)
+        return status.HTTP_400_BAD_REQUEST, _body("invalid request", {"data": [str(exc.detail)]}), {}
     if isinstance(exc, exceptions.AuthenticationFailed):
-        return Response(
+        return (
+            status.HTTP_401_UNAUTHORIZED,
             _body("authentication failed", {"Authorization": [str(exc.detail)]}),
-            status=status.HTTP_401_UNAUTHORIZED,
-            headers={"WWW-Authenticate": 'Basic realm="evchong"'},
+            {"WWW-Authenticate": 'Basic realm="evchong"'},
         )
     if isinstance(exc, (UnknownChargeBox, ChargeBoxNotAccepted)):
-        return Response(_body("charge box refused", {exc.field: [exc.message]}), status=status.HTTP_403_FORBIDDEN)
+        return status.HTTP_403_FORBIDDEN, _body("charge box refused", {exc.field: [exc.message]}), {}
     if isinstance(exc, DomainError):
-        return Response(
-            _body("request refused", {exc.field or "data": [exc.message]}), status=status.HTTP_409_CONFLICT
-        )
+        return status.HTTP_409_CONFLICT, _body("request refused", {exc.field or "data": [exc.message]}), {}
     if isinstance(exc, exceptions.APIException):
-        return Response(_body("request refused", {"request": [str(exc.detail)]}), status=exc.status_code)
+        return exc.status_code, _body("request refused", {"request": [str(exc.detail)]}), {}
     return None
+
+
+def drf_exception_handler(answer_for):
+    """A DRF exception handler that answers as ``answer_for(exc)`` says (None: a bug, a 500)."""
+
+    def handle(exc, context):
+        answer = answer_for(exc)
+        if answer is None:
+            return None
+        code, body, headers = answer
+        return Response(body, status=code, headers=headers or None)
+
+    return handle
+
+
+exception_handler = drf_exception_handler(error_answer)

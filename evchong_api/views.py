@@ -4,6 +4,7 @@ validates the spec's fields, calls a domain service and renders the spec's answe
 from __future__ import annotations
 
 import orjson
+from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import MultiPartParser
@@ -59,6 +60,13 @@ def samples_in(values: list[dict]) -> list[Sample]:
     ]
 
 
+class Credentials:
+    """The one header check_box_credentials reads, for callers that have no Django request."""
+
+    def __init__(self, authorization: str):
+        self.META = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+
+
 def now_ms() -> int:
     return to_epoch_ms(timezone.now())
 
@@ -83,25 +91,32 @@ class ForwardView(ChunkedBody, APIView):
         return exception_handler
 
     def post(self, request):
-        document = self.document(request)
+        return Response(self.answer(self.document(request), request.META.get("HTTP_AUTHORIZATION", "")))
+
+    def answer(self, document: dict, authorization: str) -> dict:
+        """Everything a request does once its body is a JSON object: validate, then all database
+        work (identify, authenticate, touch, handle, journal) in one transaction, so that a
+        request costs one commit, and in the caller's thread, so that it costs one thread hop on
+        the lean path (evchong_api.fastpath) too."""
         serializer = self.Input(data=flatten(document, self.envelope))
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         serial = data["chargeBoxSerialNumber"]
-        if self.require_known_box:
-            box = box_get(serial=serial)
-        else:
-            box = ChargeBox.objects.filter(serial=serial).first()
-        if box is not None:
-            check_box_credentials(request, box)
-            box_touch(box=box, protocol=Protocol.EVCHONG)
-        answer = self.handle(box, data)
-        if box is not None:
-            journal_exchange(
-                box=box, protocol=Protocol.EVCHONG, action=self.method,
-                request=orjson.dumps(document).decode(), answer=orjson.dumps(answer).decode(),
-            )
-        return Response(answer)
+        with transaction.atomic():
+            if self.require_known_box:
+                box = box_get(serial=serial)
+            else:
+                box = ChargeBox.objects.filter(serial=serial).first()
+            if box is not None:
+                check_box_credentials(Credentials(authorization), box)
+                box_touch(box=box, protocol=Protocol.EVCHONG)
+            answer = self.handle(box, data)
+            if box is not None:
+                journal_exchange(
+                    box=box, protocol=Protocol.EVCHONG, action=self.method,
+                    request=orjson.dumps(document).decode(), answer=orjson.dumps(answer).decode(),
+                )
+        return answer
 
     @staticmethod
     def document(request) -> dict:
@@ -160,7 +175,8 @@ class HeartbeatView(ForwardView):
     method, Input = "heartbeat", s.HeartbeatInput
 
     def handle(self, box, data):
-        return {"currentTime": to_epoch_ms(box.last_seen)}
+        # Now, not box.last_seen: box_touch may leave that a few seconds old on purpose.
+        return {"currentTime": now_ms()}
 
 
 class StartTransView(ForwardView):

@@ -4,7 +4,6 @@ the ones DATABASE_URL / REDIS_URL name): no SQLite, no fakeredis, no eager Celer
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,15 +13,11 @@ from urllib.parse import quote
 import pytest
 from django.core.management import call_command
 
+from servers import free_port, wait_for_port
+
 ROOT = Path(__file__).resolve().parent.parent
 # Users in the Operations and Field engineer groups (tests/staff.py), for every folder.
 pytest_plugins = ["staff"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def database_url_of(settings_dict: dict) -> str:
@@ -38,19 +33,6 @@ def test_database_url(django_db_setup, django_db_blocker) -> str:
     from django.db import connection
 
     return database_url_of(connection.settings_dict)
-
-
-def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("server did not start")
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,8 @@ import time
 import uuid
 
 import websockets
+from websockets.frames import Opcode
+from websockets.sync.client import ClientConnection
 
 
 class SimBox:
@@ -82,3 +84,14 @@ class SimBox:
         if self.delay:
             await asyncio.sleep(self.delay)
         await self._ws.send(json.dumps([3, unique_id, self.answers[action]]))
+
+
+class PingCounter(ClientConnection):
+    """A synchronous client connection that counts the server's pings (websockets answers them itself)."""
+
+    pings = 0
+
+    def process_event(self, event):
+        if getattr(event, "opcode", None) is Opcode.PING:
+            self.pings += 1
+        super().process_event(event)

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.frames import Opcode
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
 from chargers.models import ChargeBox, JournalEntry
 from evchong.stack import daphne_command
+from simbox import PingCounter
 
 BOOT = {"chargePointVendor": "VendorX", "chargePointModel": "SingleSocketCharger"}
 
@@ -147,15 +147,6 @@ def test_auto_registration_keeps_unknown_boxes_pending(transactional_db, start_d
     assert ChargeBox.objects.get(serial="NEWCOMER").registration_status == "Pending"
     assert box.call_error("StatusNotification", {"connectorId": 0, "errorCode": "NoError",
                                                  "status": "Available"})[0] == "SecurityError"
-
-
-class PingCounter(ClientConnection):
-    pings = 0
-
-    def process_event(self, event):
-        if getattr(event, "opcode", None) is Opcode.PING:
-            self.pings += 1
-        super().process_event(event)
 
 
 def test_make_run_pings_idle_boxes(transactional_db, make_box, server_env, settings):

@@ -1,0 +1,120 @@
+"""The forward API's lean path: EVCHONG requests answered straight from ASGI, in front of Django.
+
+Through Django, a forward request crossed seven middlewares that each ran in a thread of its own
+(session, CSRF, messages, ... none of which a charge box uses), plus the request_started and
+request_finished signals, and then DRF's request machinery: a dozen thread hops and a new thread
+per request, and most of the time per request (docs/adr/0010). Here a request costs one hop: the
+body is read on the event loop, and parsing, validation and all database work run in one worker
+thread (ForwardView.answer, one transaction). The answers, the error bodies (evchong_api.errors)
+and the tolerance of envelopes (evchong_api.parsing) are the DRF views' own; only the plumbing
+differs. Anything else goes on to Django untouched: other paths and methods, and multipart bodies
+(rare from boxes), which Django's multipart parser reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
+from django.conf import settings
+from django.db import connection
+
+from evchong_api.errors import error_answer
+from evchong_api.parsing import EnvelopeError, parse_body
+from evchong_api.views import VIEWS
+
+PREFIX = "/evchong-api/cperent/v1/"
+VIEWS_BY_PATH = {PREFIX + view.method: view for view in VIEWS}
+JSON_HEADERS = [(b"content-type", b"application/json"), (b"x-content-type-options", b"nosniff")]
+
+logger = logging.getLogger("django.request")  # where Django reports the 500s of the other path
+
+
+class ForwardAPI:
+    """ASGI middleware: serves POSTs to the forward methods, hands everything else to ``app``."""
+
+    def __init__(self, app, run_sync=None):
+        self.app = app
+        self.run_sync = run_sync or _in_worker_thread
+
+    async def __call__(self, scope, receive, send):
+        view = VIEWS_BY_PATH.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        content_type, authorization = b"", b""
+        if view is not None:
+            for name, value in scope["headers"]:
+                if name == b"content-type":
+                    content_type = value
+                elif name == b"authorization":
+                    authorization = value
+        if view is None or content_type[:10].lower() == b"multipart/":
+            return await self.app(scope, receive, send)
+        body = await _read_body(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        if body is None:
+            return  # the client went away
+        code, answer, headers = await self.run_sync(_serve, view, body, authorization.decode("latin-1"))
+        content = orjson.dumps(answer)
+        await send({"type": "http.response.start", "status": code, "headers": [
+            *JSON_HEADERS, (b"content-length", str(len(content)).encode()),
+            *((name.lower().encode(), value.encode()) for name, value in headers.items()),
+        ]})
+        await send({"type": "http.response.body", "body": content})
+
+
+async def _in_worker_thread(function, *args):
+    loop = asyncio.get_running_loop()
+    if loop not in _sized_loops:
+        _size_default_executor(loop)
+    return await loop.run_in_executor(None, function, *args)
+
+
+# The loop's default executor, sized with ASGI_THREADS (below DB_POOL_MAX, docs/performance.md).
+# daphne sets one so itself; uvicorn sets none, and Python's default of cores + 4 (6 threads
+# here) is too few for requests that mostly wait on PostgreSQL.
+_sized_loops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _size_default_executor(loop) -> None:
+    _sized_loops[loop] = True
+    if getattr(loop, "_default_executor", None) is not None:  # asyncio's, as daphne set it (uvloop hides it)
+        return
+    threads = int(os.environ.get("ASGI_THREADS") or 32)
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=threads, thread_name_prefix="asgi"))
+
+
+async def _read_body(receive, limit: int | None) -> bytes | EnvelopeError | None:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if limit is not None and size > limit:
+            # Keep reading nothing more into memory; the request is refused as it is.
+            return EnvelopeError(f"the request body is larger than {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _serve(view, body, authorization: str) -> tuple[int, dict, dict]:
+    """(status, answer, headers) of one request, in a worker thread; the database connection goes
+    back to the pool at the end, as Django's request_finished would hand it back."""
+    try:
+        try:
+            if isinstance(body, EnvelopeError):
+                raise body
+            return 200, view().answer(parse_body(body), authorization), {}
+        except Exception as exc:
+            found = error_answer(exc)
+            if found is None:
+                logger.exception("Internal Server Error: %s%s", PREFIX, view.method)
+                return 500, {"error": "internal server error"}, {}
+            return found
+    finally:
+        if not connection.in_atomic_block:
+            connection.close()
