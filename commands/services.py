@@ -8,6 +8,8 @@ callers (``command_wait``).
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from datetime import timedelta
 
 import orjson
@@ -138,6 +140,11 @@ def _remote_start_claim(*, box: ChargeBox, connector_id: int | None, id_tag: str
         raise CommandRefused(why, field="chargeBoxSerialNumber")
     if connector_id is None:  # the box picks a connector (OCPP 1.6 §5.11): nothing to claim
         return None, None
+    if _claimed(Command.objects.filter(connector__box=box, connector__connector_id=connector_id)):
+        # Before the lock: of a burst of starts on one connector, all but the first find the claim
+        # here without queueing for the lock behind each other. A claim seen committed is one the
+        # locked check below would see too; one not yet seen is the locked check's to find.
+        raise CommandRefused(ANOTHER_START_PENDING, field="connectorId")
     connector = Connector.objects.select_for_update().filter(box=box, connector_id=connector_id).first()
     if connector is None or connector_id == 0:
         raise CommandRefused(f"charge box {box.serial} has no connector {connector_id}", field="connectorId")
@@ -154,9 +161,16 @@ def _remote_start_claim(*, box: ChargeBox, connector_id: int | None, id_tag: str
     # lets them, OCPP 1.6 §5.13), and a reservation we do not know of is the box's to enforce.
     if reservation_blocking(box=box, connector_id=connector_id, id_tag=id_tag, now=now) is not None:
         raise CommandRefused("the connector is reserved for another user", field="connectorId")
-    if Command.objects.filter(connector=connector, claim_until__gt=now).exists():
-        raise CommandRefused("another remote start is pending on this connector", field="connectorId")
+    if _claimed(Command.objects.filter(connector=connector)):
+        raise CommandRefused(ANOTHER_START_PENDING, field="connectorId")
     return connector, now + timedelta(seconds=settings.REMOTE_START_CLAIM_SECONDS)
+
+
+ANOTHER_START_PENDING = "another remote start is pending on this connector"
+
+
+def _claimed(commands) -> bool:
+    return commands.filter(claim_until__gt=timezone.now()).exists()
 
 
 def reserve_now_issue(*, box: ChargeBox, payload: dict, requested_by=None, source: str = "") -> Command:
@@ -218,13 +232,27 @@ def _refused(*, box, action, payload, requested_by, source, refusal: DomainError
     )
 
 
-def command_mark_sent(command_id: int) -> bool:
-    """Claim delivery: True once, for the one task run that may send (a redelivered task sends nothing)."""
-    return bool(
-        Command.objects.filter(pk=command_id, state=CommandState.QUEUED).update(
-            state=CommandState.SENT, sent_at=timezone.now()
-        )
-    )
+def command_claim_delivery(command_id: int) -> Command | None:
+    """Claim delivery: the command, with what its box's delivery needs (serial, protocol, where it
+    is connected), for the one task run that may send; None for any other run (a redelivered task).
+
+    One statement, where a claim and then a read were two round trips to PostgreSQL on every
+    delivery, the worker's main cost under a burst of reverse calls."""
+    command_table, box_table = Command._meta.db_table, ChargeBox._meta.db_table
+    claimed = list(Command.objects.raw(
+        f"UPDATE {command_table} AS c SET state = %s, sent_at = %s FROM {box_table} AS b"
+        f" WHERE c.id = %s AND c.state = %s AND b.id = c.box_id"
+        " RETURNING c.id, c.box_id, c.action, c.payload, c.created,"
+        " b.serial AS box_serial, b.protocol AS box_protocol, b.connected_node AS box_connected_node",
+        [CommandState.SENT, timezone.now(), command_id, CommandState.QUEUED],
+    ))
+    if not claimed:
+        return None
+    command = claimed[0]
+    command.state = CommandState.SENT
+    command.box = ChargeBox(pk=command.box_id, serial=command.box_serial, protocol=command.box_protocol,
+                            connected_node=command.box_connected_node)
+    return command
 
 
 def command_record_outcome(*, command_id: int, outcome: dict) -> Command | None:
@@ -277,10 +305,14 @@ def remote_start_claims_release(*, connector: Connector) -> None:
     Command.objects.filter(connector=connector, claim_until__isnull=False).update(claim_until=None)
 
 
+# What a reply carries: enough of the row for a waiter to answer its caller without reading it back.
+_REPLY_FIELDS = ("state", "response", "error_code", "error_description")
+
+
 def _publish(command: Command) -> None:
     key = reply_key(command.pk)
     pipe = _redis().pipeline()
-    pipe.rpush(key, orjson.dumps({"state": command.state}))
+    pipe.rpush(key, orjson.dumps({name: getattr(command, name) for name in _REPLY_FIELDS}))
     pipe.expire(key, settings.COMMAND_REPLY_TTL_SECONDS)
     pipe.execute()
 
@@ -293,12 +325,37 @@ def command_wait(command: Command, timeout: float) -> Command:
     return command
 
 
-async def command_wait_async(command_id: int, timeout: float) -> None:
-    """The same wait for async views: one Redis connection per waiter, no thread held."""
+# One client per event loop (a redis.asyncio connection belongs to the loop that opened it). Its
+# pool keeps the connections of finished waits for the next ones: opening one per waiter cost a
+# connect and a close per reverse call, a thousand at a time under load. A BLPOP holds its
+# connection for the whole wait, so the pool is as large as the waits a process may hold, and one
+# beyond that waits for a connection instead of failing (redis-py's default pool raises past 100).
+_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+WAITERS_MAX = 2000
+
+
+def _redis_async():
     import redis.asyncio as aioredis
 
-    client = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=timeout + 5)
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
+    if client is None:
+        pool = aioredis.BlockingConnectionPool.from_url(settings.REDIS_URL, max_connections=WAITERS_MAX,
+                                                        timeout=None, socket_timeout=_WAIT_READ_TIMEOUT)
+        client = _async_clients[loop] = aioredis.Redis(connection_pool=pool)
+    return client
+
+
+async def command_wait_async(command_id: int, timeout: float) -> Command | None:
+    """The same wait for async views, holding no thread: the command as answered (an unsaved
+    Command carrying the outcome that was committed on its row), or None if ``timeout`` passed."""
     try:
-        await client.blpop([reply_key(command_id)], timeout=max(timeout, 0.01))
-    finally:
-        await client.aclose()
+        # Bounded here too: a wait for a free connection must not stretch the caller's time.
+        async with asyncio.timeout(max(timeout, 0.01) + 1):
+            popped = await _redis_async().blpop([reply_key(command_id)], timeout=max(timeout, 0.01))
+    except TimeoutError:
+        return None
+    if popped is None:
+        return None
+    reply = orjson.loads(popped[1])
+    return Command(pk=command_id, **{name: reply[name] for name in _REPLY_FIELDS if name in reply})

@@ -1,19 +1,22 @@
 from datetime import timedelta
 
-from asgiref.sync import async_to_sync
 from celery import shared_task
 from channels.layers import get_channel_layer
 from django.conf import settings
 
 from chargers.choices import Protocol
-from commands.models import Command
+from commands.eventloop import run_in_worker_loop
 from commands.services import (
     box_command_channel,
+    command_claim_delivery,
     command_expire_stale,
-    command_mark_sent,
     command_record_outcome,
     reply_key,
 )
+
+# A group_send is a few Redis round trips; longer than this, Redis is gone and the task fails
+# (to be redelivered: late ack) rather than hold a worker thread.
+GROUP_SEND_TIMEOUT = 30
 
 
 @shared_task(acks_late=True)
@@ -24,9 +27,9 @@ def deliver_command(command_id: int) -> None:
     so a few workers carry any number of commands in flight. The state claim makes a redelivered
     task (late ack) send nothing twice.
     """
-    if not command_mark_sent(command_id):
+    command = command_claim_delivery(command_id)
+    if command is None:
         return
-    command = Command.objects.select_related("box").get(pk=command_id)
     box = command.box
     if (why := box_command_channel(box)) is not None:
         command_record_outcome(command_id=command_id, outcome={"status": "offline", "description": why})
@@ -35,14 +38,14 @@ def deliver_command(command_id: int) -> None:
         from ocpp16.calls import box_group
 
         # The consumer holding the box records the outcome on the row (command_id) and wakes waiters.
-        async_to_sync(get_channel_layer().group_send)(
+        run_in_worker_loop(get_channel_layer().group_send(
             box_group(box.serial),
             {"type": "ocpp.call", "action": command.action, "payload": command.payload,
              "reply_key": reply_key(command.pk), "command_id": command.pk,
              # Anchored at issue time, not delivery time: a backlog in the queue must not push the
              # box's deadline past the one the reverse API promised its caller (EVCHONG 1 f).
              "deadline": command.created.timestamp() + settings.OCPP_CALL_TIMEOUT},
-        )
+        ), timeout=GROUP_SEND_TIMEOUT)
         return
     command_record_outcome(
         command_id=command_id,

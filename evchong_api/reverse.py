@@ -2,19 +2,26 @@
 the box has answered or a timeout passes (EVCHONG 1 f: our timeout exceeds the box's).
 
 The views are async: a caller waits on a Redis reply key, holding no thread, so a thousand calls
-can be in flight at once.
+can be in flight at once. Their database work (token, permission, the issue under its row lock)
+is one step per call, run by a bounded number of threads at a time (``ISSUE_SLOTS``).
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from datetime import timezone as dt_timezone
+from types import SimpleNamespace
+
+import orjson
 
 from adrf.views import APIView
+from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -22,10 +29,12 @@ from chargers.models import ChargeBox
 from commands.models import Command, CommandState
 from commands.permissions import CanUseCommandApi, command_permitted
 from commands.services import command_issue, command_wait_async, remote_start_issue, remote_stop_issue
-from evchong.db import releasing_connection
-from evchong_api.errors import exception_handler
+from evchong.db import Busy, DatabaseSlots, releasing_connection
+from evchong_api.auth import CachedTokenAuthentication
+from evchong_api.errors import drf_exception_handler, error_answer
+from evchong_api.fastpath import _read_body as read_body
 from evchong_api.fields import EpochMillisField, StrictIntegerField, parse_iso
-from evchong_api.parsing import AnyAccept, ChunkedBody, EvchongParser, flatten
+from evchong_api.parsing import AnyAccept, ChunkedBody, EnvelopeError, EvchongParser, flatten, parse_body
 from evchong_api.serializers import INT32_MAX, box_serial
 
 ANSWER = inline_serializer(
@@ -76,27 +85,34 @@ class ResetInput(serializers.Serializer):
     type = serializers.ChoiceField(["Hard", "Soft"])
 
 
-def reverse_exception_handler(exc, context):
+Answer = tuple[int, dict, dict]  # HTTP status, body, headers
+
+
+def reverse_error_answer(exc) -> Answer | None:
     """Errors in the reverse API's own form, {"status": "Rejected", "message": ...}, with the
-    forward API's field names beside it; Token (not Basic) is the challenge."""
+    forward API's field names beside it; Token (not Basic) is the challenge. None for a bug (a 500).
+    Both paths (the DRF views and ``ReverseAPI``) answer through it."""
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed, exceptions.PermissionDenied)):
-        return Response({"status": "Rejected", "message": str(exc.detail)}, status=exc.status_code,
-                        headers={"WWW-Authenticate": "Token"} if exc.status_code == 401 else {})
-    response = exception_handler(exc, context)
-    if response is not None:
-        body = response.data
-        response.data = {"status": "Rejected", "message": f"{body['field']}: {body['problem']}"[:255], **body}
-    return response
+        return (exc.status_code, {"status": "Rejected", "message": str(exc.detail)},
+                {"WWW-Authenticate": "Token"} if exc.status_code == 401 else {})
+    found = error_answer(exc)
+    if found is None:
+        return None
+    code, body, headers = found
+    return code, {"status": "Rejected", "message": f"{body['field']}: {body['problem']}"[:255], **body}, headers
 
 
-def rejected(message: str) -> Response:
-    return Response({"status": "Rejected", "message": message[:255]})
+reverse_exception_handler = drf_exception_handler(reverse_error_answer)
 
 
-def answer_of(command: Command) -> Response:
+def rejected(message: str) -> Answer:
+    return 200, {"status": "Rejected", "message": message[:255]}, {}
+
+
+def answer_of(command: Command) -> Answer:
     """The box's answer in EVCHONG's words: Accepted, or Rejected with the reason (String[255])."""
     if command.state == CommandState.ACCEPTED:
-        return Response({"status": "Accepted"})
+        return 200, {"status": "Accepted"}, {}
     if command.state == CommandState.REJECTED and command.error_code == "Refused":
         return rejected(command.error_description)
     if command.state == CommandState.REJECTED:
@@ -109,10 +125,45 @@ def answer_of(command: Command) -> Response:
     return rejected(f"no answer from the charge box within {settings.REVERSE_API_TIMEOUT:g} s; command {command.pk}")
 
 
+ISSUE_SLOTS = DatabaseSlots(settings.COMMAND_ISSUE_CONCURRENCY)
+
+
+def issue_patience() -> float:
+    """How long a call may wait for an issue slot: what is left of REVERSE_API_TIMEOUT once the
+    box has had its OCPP_CALL_TIMEOUT, less a margin for delivery and the answer. Waiting longer
+    would mean answering "no answer within 25 s" while the box still has time (EVCHONG 1 f)."""
+    return max(settings.REVERSE_API_TIMEOUT - settings.OCPP_CALL_TIMEOUT - 2, 0.5)
+
+
+# Seconds a caller refused for load is asked to wait before trying again.
+BUSY_RETRY_AFTER = 2
+
+
+def busy() -> Answer:
+    return (503, {"status": "Rejected", "message": "the central system is busy; nothing was sent, try again"},
+            {"Retry-After": str(BUSY_RETRY_AFTER)})
+
+
+_TOKENS = CachedTokenAuthentication()
+
+
+def command_api_user(authorization: str):
+    """The caller of an Authorization header, as DRF's token authentication and the command APIs'
+    permission find it: NotAuthenticated, AuthenticationFailed or PermissionDenied otherwise."""
+    found = _TOKENS.authenticate(SimpleNamespace(headers={"authorization": authorization},
+                                                 META={"HTTP_AUTHORIZATION": authorization}))
+    if found is None:
+        raise exceptions.NotAuthenticated()
+    user = found[0]
+    if not CanUseCommandApi().has_permission(SimpleNamespace(user=user), None):
+        raise exceptions.PermissionDenied(CanUseCommandApi.message)
+    return user
+
+
 class ReverseView(ChunkedBody, APIView):
     method: str
     Input: type[serializers.Serializer]
-    authentication_classes = [TokenAuthentication]
+    authentication_classes = [CachedTokenAuthentication]
     permission_classes = [CanUseCommandApi]
     parser_classes = [EvchongParser]
     renderer_classes = [JSONRenderer]
@@ -121,26 +172,48 @@ class ReverseView(ChunkedBody, APIView):
     def get_exception_handler(self):
         return reverse_exception_handler
 
+    # DRF authenticates and checks permissions in ``initial``, which adrf runs in a thread of its
+    # own for every request, unbounded. Both read the database, so they run in the issue step.
+    def perform_authentication(self, request):
+        pass
+
+    def check_permissions(self, request):
+        pass
+
     async def post(self, request):
-        serializer = self.Input(data=flatten(request.data))
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        command = await releasing_connection(self._issue)(request.user, data)
+        code, body, headers = await self.answer(request.META.get("HTTP_AUTHORIZATION", ""), lambda: request.data)
+        return Response(body, status=code, headers=headers or None)
+
+    async def answer(self, authorization: str, read_document: Callable[[], dict]) -> Answer:
+        """The whole call, for both paths; errors are raised, for the path to answer them."""
+        # Leave a margin under the caller's own timeout for the answer.
+        deadline = time.monotonic() + settings.REVERSE_API_TIMEOUT - 1
+        try:
+            command, data = await ISSUE_SLOTS.run(self._issue, authorization, read_document,
+                                                  patience=issue_patience())
+        except Busy:
+            return busy()
         if command is None:
             return rejected(f"unknown charge box {data['chargeBoxSerialNumber']}")
         if command.is_open:
-            # Leave a margin under the caller's own timeout for the database read and the answer.
-            await command_wait_async(command.pk, settings.REVERSE_API_TIMEOUT - 1)
-            command = await Command.objects.aget(pk=command.pk)
+            answered = await command_wait_async(command.pk, deadline - time.monotonic())
+            # No answer in time: the row says what became of the command so far.
+            command = answered or await releasing_connection(Command.objects.get)(pk=command.pk)
         return answer_of(command)
 
-    def _issue(self, user, data) -> Command | None:
+    def _issue(self, authorization: str, read_document: Callable[[], dict]) -> tuple[Command | None, dict]:
+        """Everything that needs the database, in DRF's order: who calls, may they, is the request
+        well formed, then the command (None: no such box)."""
+        user = command_api_user(authorization)
+        serializer = self.Input(data=flatten(read_document()))
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
         if (why := command_permitted(user, self.method, {"type": data.get("type")} if "type" in data else {})):
             raise exceptions.PermissionDenied(why)
         box = ChargeBox.objects.filter(serial=data["chargeBoxSerialNumber"]).first()
         if box is None:
-            return None
-        return self.issue(box, user, data)
+            return None, data
+        return self.issue(box, user, data), data
 
 
 @extend_schema(request=RemoteStartInput, responses=ANSWER, summary="EVCHONG 3.1 RemoteStartTransaction")
@@ -187,3 +260,55 @@ class ResetView(ReverseView):
 
 
 REVERSE_VIEWS = [RemoteStartView, RemoteStopView, UpdateFirmwareView, ResetView]
+PREFIX = "/evchong-api/reverse/v1/"
+VIEWS_BY_PATH = {PREFIX + view.method: view for view in REVERSE_VIEWS}
+JSON_HEADERS = [(b"content-type", b"application/json"), (b"x-content-type-options", b"nosniff")]
+logger = logging.getLogger("django.request")  # where Django reports the 500s of the other path
+
+
+class ReverseAPI:
+    """ASGI middleware: the reverse methods' POSTs answered in front of Django, everything else
+    handed to ``app``. Through Django a call crossed seven middlewares and the request signals, a
+    dozen thread hops for nothing a backend uses, then DRF's request plumbing, all competing for
+    the one process with the boxes' frames; here it is the views' own ``answer`` (one thread hop,
+    in an issue slot) with their errors (``reverse_error_answer``), as the forward API's lean path
+    does (evchong_api.fastpath). Multipart bodies still go to Django, whose parser reads them."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        view = VIEWS_BY_PATH.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        headers = dict(scope["headers"]) if view is not None else {}
+        if view is None or headers.get(b"content-type", b"")[:10].lower() == b"multipart/":
+            return await self.app(scope, receive, send)
+        body = await read_body(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        if body is None:
+            return  # the caller went away
+        # As Django gives each request: its thread-sensitive work runs in a thread of its own, not
+        # in the one thread all requests outside such a context share (asgiref).
+        async with ThreadSensitiveContext():
+            code, answer, extra = await _serve(view(), headers.get(b"authorization", b"").decode("latin-1"), body)
+        content = orjson.dumps(answer)
+        await send({"type": "http.response.start", "status": code, "headers": [
+            *JSON_HEADERS, (b"content-length", str(len(content)).encode()),
+            *((name.lower().encode(), value.encode()) for name, value in extra.items()),
+        ]})
+        await send({"type": "http.response.body", "body": content})
+
+
+def _document(body) -> dict:
+    if isinstance(body, EnvelopeError):
+        raise body
+    return parse_body(body) if body else {}  # DRF reads an empty body as {}, so the fields are named
+
+
+async def _serve(view: ReverseView, authorization: str, body) -> Answer:
+    try:
+        return await view.answer(authorization, lambda: _document(body))
+    except Exception as exc:
+        found = reverse_error_answer(exc)
+        if found is None:
+            logger.exception("Internal Server Error: %s%s", PREFIX, view.method)
+            return 500, {"status": "Rejected", "message": "internal server error"}, {}
+        return found

@@ -29,3 +29,15 @@ def field_engineer(db):
     from operations.roles import FIELD_ENGINEER
 
     return person("fred", FIELD_ENGINEER)
+
+
+@pytest.fixture
+def backend_token(db) -> str:
+    """What `manage.py apitoken backend` prints: a token allowed to use the reverse and operations APIs."""
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("apitoken", "backend", stdout=out)
+    return out.getvalue().strip()

@@ -2,7 +2,6 @@
 box. Round trips with a connected OCPP box are in tests/commands/test_delivery.py."""
 
 import pytest
-from django.core.management import call_command
 from django.test import Client
 
 from chargers.models import ChargeBox
@@ -12,17 +11,8 @@ URL = "/evchong-api/reverse/v1/"
 
 
 @pytest.fixture
-def token(db):
-    import io
-
-    out = io.StringIO()
-    call_command("apitoken", "backend", stdout=out)
-    return out.getvalue().strip()
-
-
-@pytest.fixture
-def api(token):
-    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+def api(backend_token):
+    client = Client(HTTP_AUTHORIZATION=f"Token {backend_token}")
     client.call = lambda method, body: client.post(URL + method, body, content_type="application/json")
     return client
 
@@ -33,7 +23,7 @@ def box(make_box):
 
 
 @pytest.mark.parametrize("method", ["RemoteStartTransaction", "RemoteStopTransaction", "UpdateFirmware", "Reset"])
-def test_missing_or_wrong_token_is_refused(db, method, token):
+def test_missing_or_wrong_token_is_refused(db, method, backend_token):
     response = Client().post(URL + method, {}, content_type="application/json")
     assert response.status_code == 401
     assert response.json()["status"] == "Rejected"
