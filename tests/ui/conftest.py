@@ -12,7 +12,10 @@ from staff import PASSWORD
 from ui_helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API is open it keeps an asyncio loop marked
+# running in this thread, and any later test that runs a loop of its own (asyncio.run, an async
+# test) would fail with "cannot be called from a running event loop".
+@pytest.fixture(scope="module")
 def browser():
     if not shutil.which(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run installs it)")
