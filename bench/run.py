@@ -39,9 +39,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.system import PREFIX, TAG_PREFIX, System, free_port, stop_process, wait_for_port  # noqa: E402
+from bench.system import BENCH_VAR, PREFIX, TAG_PREFIX, System, free_port, stop_process, wait_for_port  # noqa: E402
 
-RESULTS = ROOT / os.environ.get("BENCH_RESULTS", "bench/results")
+RESULTS = ROOT / (os.environ.get("BENCH_RESULTS") or "bench/results")  # empty when make passes it unset
 TARGET_BOXES = 10_000
 # Loopback source addresses for the largest fleets: four times the ephemeral ports of one address,
 # so that repeated 10,000-socket runs never wait for TIME_WAIT to drain.
@@ -336,7 +336,7 @@ def run_system(plan: Plan, result: dict) -> None:
 
 def run_baseline(plan: Plan, result: dict) -> None:
     port = free_port()
-    log = open(ROOT / "var" / "bench" / "logs" / "baseline.log", "ab")
+    log = open(BENCH_VAR / "logs" / "baseline.log", "ab")
     proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "baseline_cs.py"), "--port", str(port)], cwd=ROOT,
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"

@@ -23,7 +23,9 @@ sys.path.insert(0, str(ROOT))
 from evchong.localservices import DATABASE_NAME, LocalServices  # noqa: E402
 
 # BENCH_VAR lets two benches run side by side (each its own PostgreSQL, Redis and logs).
-BENCH_VAR = ROOT / os.environ.get("BENCH_VAR", "var/bench")
+# `or`, not a default: make exports the knobs it names even when they are unset, as empty strings,
+# and ROOT / "" is the checkout itself.
+BENCH_VAR = ROOT / (os.environ.get("BENCH_VAR") or "var/bench")
 PREFIX, TAG_PREFIX = "SIM", "SIMTAG"
 API_USER = "bench"
 
