@@ -167,6 +167,15 @@ def connector_get(*, box: ChargeBox, connector_id: int, lock: bool = False) -> C
     """The connector row, created on first mention (boxes report connectors we were not told of)."""
     if not 0 <= connector_id <= CONNECTOR_ID_MAX:
         raise DomainError(f"there is no connector {connector_id}", field="connectorId")
+    rows = Connector.objects.select_for_update() if lock else Connector.objects
+    # The connector almost always exists: one query (locking it at once) in the usual case, where
+    # get_or_create and then a locking read were two for every status report. get(), not first():
+    # first() orders by the model's ordering, which joins the box, and FOR UPDATE would then lock
+    # the box's row too and deadlock with box_touch in concurrent requests.
+    try:
+        return rows.get(box=box, connector_id=connector_id)
+    except Connector.DoesNotExist:
+        pass
     try:
         connector, _ = Connector.objects.get_or_create(box=box, connector_id=connector_id)
     except IntegrityError:  # created concurrently by another request
