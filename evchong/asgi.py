@@ -20,6 +20,13 @@ from ocpp16.routing import websocket_urlpatterns  # noqa: E402
 # open-files limit raised for thousands of boxes. Here, so that it holds however daphne is started.
 wsserver.install()
 
+from evchong_api.fastpath import ForwardAPI  # noqa: E402
+from evchong_api.reverse import ReverseAPI  # noqa: E402
+
+# The EVCHONG methods, forward and reverse, are answered in front of Django (one thread hop instead
+# of a dozen, docs/adr/0010); every other request, and their multipart bodies, go on to Django.
+http_app = ReverseAPI(ForwardAPI(django_asgi_app))
+
 # Charge boxes send no Origin header, so the OCPP route must not sit behind
 # AllowedHostsOriginValidator.
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)})
+application = ProtocolTypeRouter({"http": http_app, "websocket": URLRouter(websocket_urlpatterns)})
