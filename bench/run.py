@@ -328,7 +328,9 @@ def run_system(plan: Plan, result: dict) -> None:
             system.reset_state()
             if system.web.poll() is not None:
                 print("bench: the server died; restarting it", file=sys.stderr, flush=True)
-                system.restart_web()
+            # A fresh server process for every scenario: what one scenario left behind (10,000
+            # sockets closing, a grown heap, queued work) must not be charged to the next.
+            system.restart_web()
             scenarios[name] = step()
     finally:
         system.stop()
