@@ -14,8 +14,6 @@ from collections.abc import Callable
 from datetime import timezone as dt_timezone
 from types import SimpleNamespace
 
-import orjson
-
 from adrf.views import APIView
 from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
@@ -32,7 +30,7 @@ from commands.services import command_issue, command_wait_async, remote_start_is
 from evchong.db import Busy, DatabaseSlots, releasing_connection
 from evchong_api.auth import CachedTokenAuthentication
 from evchong_api.errors import drf_exception_handler, error_answer
-from evchong_api.fastpath import _read_body as read_body
+from evchong_api.fastpath import read_body, send_json
 from evchong_api.fields import EpochMillisField, StrictIntegerField, parse_iso
 from evchong_api.parsing import AnyAccept, ChunkedBody, EnvelopeError, EvchongParser, flatten, parse_body
 from evchong_api.serializers import INT32_MAX, box_serial
@@ -262,7 +260,6 @@ class ResetView(ReverseView):
 REVERSE_VIEWS = [RemoteStartView, RemoteStopView, UpdateFirmwareView, ResetView]
 PREFIX = "/evchong-api/reverse/v1/"
 VIEWS_BY_PATH = {PREFIX + view.method: view for view in REVERSE_VIEWS}
-JSON_HEADERS = [(b"content-type", b"application/json"), (b"x-content-type-options", b"nosniff")]
 logger = logging.getLogger("django.request")  # where Django reports the 500s of the other path
 
 
@@ -288,13 +285,8 @@ class ReverseAPI:
         # As Django gives each request: its thread-sensitive work runs in a thread of its own, not
         # in the one thread all requests outside such a context share (asgiref).
         async with ThreadSensitiveContext():
-            code, answer, extra = await _serve(view(), headers.get(b"authorization", b"").decode("latin-1"), body)
-        content = orjson.dumps(answer)
-        await send({"type": "http.response.start", "status": code, "headers": [
-            *JSON_HEADERS, (b"content-length", str(len(content)).encode()),
-            *((name.lower().encode(), value.encode()) for name, value in extra.items()),
-        ]})
-        await send({"type": "http.response.body", "body": content})
+            answer = await _serve(view(), headers.get(b"authorization", b"").decode("latin-1"), body)
+        await send_json(send, *answer)
 
 
 def _document(body) -> dict:
