@@ -136,6 +136,22 @@ def make_box(db):
 
 
 @pytest.fixture
+def make_connected_box(make_box):
+    """make_connected_box(serial): a box with two connectors that the database says is connected
+    over OCPP, for tests of issuing commands without a real connection."""
+
+    def make(serial: str):
+        from chargers.models import ChargeBox
+
+        box = make_box(serial, connectors=2)
+        ChargeBox.objects.filter(pk=box.pk).update(protocol="ocpp1.6", connected_node="test-node")
+        box.refresh_from_db()
+        return box
+
+    return make
+
+
+@pytest.fixture
 def make_tag(db):
     def make(tag, status=None, expiry=None, parent=None):
         args = [tag]

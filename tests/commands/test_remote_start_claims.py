@@ -16,11 +16,8 @@ from transactions.services import transaction_start
 
 
 @pytest.fixture
-def box(make_box):
-    box = make_box("RS-1", connectors=2)
-    ChargeBox.objects.filter(pk=box.pk).update(protocol="ocpp1.6", connected_node="test-node")
-    box.refresh_from_db()
-    return box
+def box(make_connected_box):
+    return make_connected_box("RS-1")
 
 
 def issue(box, connector_id=1, tag="CARD"):

@@ -8,7 +8,6 @@ import threading
 import pytest
 from django.test import Client
 
-from chargers.models import ChargeBox
 from commands.models import Command, CommandState
 from commands.services import command_record_outcome, command_wait_async, remote_start_issue
 from evchong.db import Busy, DatabaseSlots
@@ -18,11 +17,8 @@ URL = "/evchong-api/reverse/v1/"
 
 
 @pytest.fixture
-def box(make_box):
-    box = make_box("LD-1", connectors=2)
-    ChargeBox.objects.filter(pk=box.pk).update(protocol="ocpp1.6", connected_node="test-node")
-    box.refresh_from_db()
-    return box
+def box(make_connected_box):
+    return make_connected_box("LD-1")
 
 
 def reset(backend_token):

@@ -3,16 +3,12 @@ answers recorded with command_record_outcome, as the OCPP consumer does."""
 
 import pytest
 
-from chargers.models import ChargeBox
 from commands.services import command_issue, command_record_outcome
 
 
 @pytest.fixture
-def box(make_box):
-    box = make_box("FX-1", connectors=2)
-    ChargeBox.objects.filter(pk=box.pk).update(protocol="ocpp1.6", connected_node="test-node")
-    box.refresh_from_db()
-    return box
+def box(make_connected_box):
+    return make_connected_box("FX-1")
 
 
 @pytest.fixture
