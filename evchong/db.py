@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from functools import wraps
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial, wraps
 
 from asgiref.sync import sync_to_async
 from django.db import connection
 
 
-def releasing_connection(function):
+def releasing_connection(function, thread_sensitive: bool = True):
     """``function`` run in a thread, its connection handed back to the pool as soon as it returns.
 
     Django keeps a request's connection until the request ends, and a reverse call's request lasts
@@ -19,6 +20,10 @@ def releasing_connection(function):
     atomic block (a test's transaction) the connection stays: closing it would end that block.
     """
 
+    return sync_to_async(_released(function), thread_sensitive=thread_sensitive)
+
+
+def _released(function):
     @wraps(function)
     def run(*args, **kwargs):
         try:
@@ -27,7 +32,7 @@ def releasing_connection(function):
             if not connection.in_atomic_block:
                 connection.close()
 
-    return sync_to_async(run)
+    return run
 
 
 class Busy(Exception):
@@ -48,6 +53,7 @@ class DatabaseSlots:
         self.size = size
         # asyncio primitives belong to one loop (tests run each request on a loop of its own).
         self._semaphores: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._executor: ThreadPoolExecutor | None = None
 
     def _semaphore(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -56,7 +62,13 @@ class DatabaseSlots:
             semaphore = self._semaphores[loop] = asyncio.Semaphore(self.size)
         return semaphore
 
-    async def run(self, function, *args, patience: float, **kwargs):
+    async def run(self, function, *args, patience: float, own_threads: bool = False, **kwargs):
+        """``function(*args, **kwargs)`` in a slot. With ``own_threads`` (a server process), in one
+        of ``size`` threads of the slots' own, started once and kept; without, where asgiref sends
+        thread-sensitive work: the calling thread under ``async_to_sync`` (a test in its
+        transaction), else a thread made for the request's context. That thread, and a second one
+        to join it, were started and stopped for every request: under a burst of reverse calls
+        that was a third of the event loop's time (docs/performance.md)."""
         semaphore = self._semaphore()
         try:
             async with asyncio.timeout(patience):
@@ -64,6 +76,11 @@ class DatabaseSlots:
         except TimeoutError:
             raise Busy from None
         try:
-            return await releasing_connection(function)(*args, **kwargs)
+            if not own_threads:
+                return await releasing_connection(function)(*args, **kwargs)
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=max(self.size, 1), thread_name_prefix="db-slot")
+            step = partial(_released(function), *args, **kwargs)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, step)
         finally:
             semaphore.release()

@@ -15,7 +15,6 @@ from datetime import timezone as dt_timezone
 from types import SimpleNamespace
 
 from adrf.views import APIView
-from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -182,13 +181,14 @@ class ReverseView(ChunkedBody, APIView):
         code, body, headers = await self.answer(request.META.get("HTTP_AUTHORIZATION", ""), lambda: request.data)
         return Response(body, status=code, headers=headers or None)
 
-    async def answer(self, authorization: str, read_document: Callable[[], dict]) -> Answer:
-        """The whole call, for both paths; errors are raised, for the path to answer them."""
+    async def answer(self, authorization: str, read_document: Callable[[], dict], own_threads: bool = False) -> Answer:
+        """The whole call, for both paths; errors are raised, for the path to answer them.
+        ``own_threads``: the issue step runs in the slots' own threads (``DatabaseSlots.run``)."""
         # Leave a margin under the caller's own timeout for the answer.
         deadline = time.monotonic() + settings.REVERSE_API_TIMEOUT - 1
         try:
             command, data = await ISSUE_SLOTS.run(self._issue, authorization, read_document,
-                                                  patience=issue_patience())
+                                                  patience=issue_patience(), own_threads=own_threads)
         except Busy:
             return busy()
         if command is None:
@@ -196,7 +196,8 @@ class ReverseView(ChunkedBody, APIView):
         if command.is_open:
             answered = await command_wait_async(command.pk, deadline - time.monotonic())
             # No answer in time: the row says what became of the command so far.
-            command = answered or await releasing_connection(Command.objects.get)(pk=command.pk)
+            command = answered or await releasing_connection(Command.objects.get, thread_sensitive=not own_threads)(
+                pk=command.pk)
         return answer_of(command)
 
     def _issue(self, authorization: str, read_document: Callable[[], dict]) -> tuple[Command | None, dict]:
@@ -269,10 +270,13 @@ class ReverseAPI:
     dozen thread hops for nothing a backend uses, then DRF's request plumbing, all competing for
     the one process with the boxes' frames; here it is the views' own ``answer`` (one thread hop,
     in an issue slot) with their errors (``reverse_error_answer``), as the forward API's lean path
-    does (evchong_api.fastpath). Multipart bodies still go to Django, whose parser reads them."""
+    does (evchong_api.fastpath). Multipart bodies still go to Django, whose parser reads them.
 
-    def __init__(self, app):
-        self.app = app
+    ``own_threads``: the issue steps run in the issue slots' own threads (a server); a test in a
+    transaction passes False, so that they run in its thread, where its transaction is."""
+
+    def __init__(self, app, own_threads: bool = True):
+        self.app, self.own_threads = app, own_threads
 
     async def __call__(self, scope, receive, send):
         view = VIEWS_BY_PATH.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
@@ -282,10 +286,7 @@ class ReverseAPI:
         body = await read_body(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         if body is None:
             return  # the caller went away
-        # As Django gives each request: its thread-sensitive work runs in a thread of its own, not
-        # in the one thread all requests outside such a context share (asgiref).
-        async with ThreadSensitiveContext():
-            answer = await _serve(view(), headers.get(b"authorization", b"").decode("latin-1"), body)
+        answer = await _serve(view(), headers.get(b"authorization", b"").decode("latin-1"), body, self.own_threads)
         await send_json(send, *answer)
 
 
@@ -295,9 +296,9 @@ def _document(body) -> dict:
     return parse_body(body) if body else {}  # DRF reads an empty body as {}, so the fields are named
 
 
-async def _serve(view: ReverseView, authorization: str, body) -> Answer:
+async def _serve(view: ReverseView, authorization: str, body, own_threads: bool) -> Answer:
     try:
-        return await view.answer(authorization, lambda: _document(body))
+        return await view.answer(authorization, lambda: _document(body), own_threads)
     except Exception as exc:
         found = reverse_error_answer(exc)
         if found is None:

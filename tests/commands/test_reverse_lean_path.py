@@ -35,7 +35,7 @@ class Fallback:
 
 
 def lean(method: str, body: bytes, headers: dict, app=None, http_method="POST"):
-    app = app or ReverseAPI(Fallback())
+    app = app or ReverseAPI(Fallback(), own_threads=False)  # in the test's transaction
 
     async def run():
         sent, incoming = [], [{"type": "http.request", "body": body, "more_body": False}]
@@ -135,7 +135,7 @@ def test_busy_is_503_with_retry_after(backend_token, monkeypatch):
 
 def test_other_requests_go_on_to_django(backend_token):
     fallback = Fallback()
-    app = ReverseAPI(fallback)
+    app = ReverseAPI(fallback, own_threads=False)
     assert lean("Reset", b"", {}, app=app, http_method="GET")[0] == 405
     assert lean("Nothing", b"{}", {}, app=app)[0] == 405
     assert lean("Reset", b"--x", {"Content-Type": "multipart/form-data; boundary=x"}, app=app)[0] == 405
