@@ -55,6 +55,9 @@ class Job:
     action: str = ""
     call: Call | None = None
     error: OcppError | None = None  # a frame already found broken: journaled and answered with this
+    # A CALL of ours that this frame answers: journaled just before it (ocpp16.consumer sends its
+    # CALLs without waiting for a commit, and journals each with its answer or its end).
+    sent: str = ""
     answer: str = ""
     gone: bool = False  # the box was deleted (in the admin) while connected: nothing to journal
     future: asyncio.Future | None = field(default=None, repr=False)
@@ -164,6 +167,8 @@ def batch_write(jobs: list[Job], *, bulk: bool = True) -> None:
             if job.gone:
                 job.answer = answer_call(job) if job.answers else ""
                 continue
+            if job.sent:
+                entries.append((job.box.pk, now, Direction.OUT, Protocol.OCPP16, job.action, job.sent))
             entries.append((job.box.pk, now, job.direction, Protocol.OCPP16, job.action, storable(job.frame)))
             if job.answers:
                 job.answer = job.answer or answer_call(job)

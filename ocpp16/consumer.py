@@ -103,6 +103,7 @@ class OutgoingCall:
     deadline: float  # time.time() at which the caller stops waiting
     command_id: int | None = None  # a durable command (commands app): its row gets the outcome
     unique_id: str = ""
+    frame: str = ""  # as sent; journaled with the box's answer, or alone when none comes
     timer: asyncio.Task | None = None
 
 
@@ -196,6 +197,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         for call in filter(None, calls):
             if call.timer:
                 call.timer.cancel()
+            await self.unanswered(call)
             await self.report(call, {"status": OFFLINE})
         if self.node:
             await in_thread(box_disconnected)(box=self.box, node=self.node)
@@ -252,7 +254,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 outcome = {"status": ANSWERED, "payload": result}
             except OcppError as exc:
                 outcome = {"status": ERROR, "code": exc.code, "description": f"invalid answer: {exc.description}"}
-        await self.journal(frame, Direction.IN, call.action)
+        await committer().submit(Job(self.box, frame, Direction.IN, call.action, sent=call.frame))
         await self.report(call, outcome)
         await self.send_next()
 
@@ -291,14 +293,21 @@ class OcppConsumer(AsyncWebsocketConsumer):
             # Claimed before the first await: the timer and the receive handler both call us.
             self.pending = call
             call.timer = asyncio.create_task(self.expire(call, left))
-            frame = call_frame(call.unique_id, call.action, call.payload)
-            await self.journal(frame, Direction.OUT, call.action)
-            if self.pending is call:
-                await self.send(text_data=frame)
+            # Sent at once, journaled with its answer (settle) or its end (unanswered): waiting for
+            # a commit before sending put a batch of the writers' queue into every command's round trip.
+            call.frame = call_frame(call.unique_id, call.action, call.payload)
+            await self.send(text_data=call.frame)
 
     async def expire(self, call: OutgoingCall, after: float) -> None:
         await asyncio.sleep(after)
         if self.pending is call:
             self.pending = None
+            await self.unanswered(call)
             await self.report(call, {"status": TIMEOUT})
             await self.send_next()
+
+    async def unanswered(self, call: OutgoingCall) -> None:
+        """A CALL of ours that no answer will settle (timed out, or the box went away) is
+        journaled alone; one never sent is not."""
+        if call.frame:
+            await self.journal(call.frame, Direction.OUT, call.action)
