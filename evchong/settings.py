@@ -117,15 +117,16 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
 
 CHANNEL_LAYERS = {
     "default": {
-        # channels_redis with a Redis pool that waits for a free connection: the stock pool raises
-        # when it is exhausted, and a burst of boxes connecting at once (group_add each) broke their
-        # connections (docs/performance.md). A waiting call fails after pool_timeout seconds.
-        "BACKEND": "evchong.channel_layer.BlockingRedisChannelLayer",
-        # redis-py 8 cuts every socket read at 5 s by default, which is also how long channels_redis
-        # blocks waiting for a message: idle consumers died with "Timeout reading" (channels_redis#422).
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30,
-                              "max_connections": env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 200),
-                              "pool_timeout": env_float("CHANNEL_LAYER_POOL_TIMEOUT", 20)}]},
+        # channels_redis's pub/sub layer: Redis pushes each message to the process that subscribed
+        # to the box's group, and one reader task per process hands it to the consumer. The list
+        # layer (channels_redis.core) fetched messages one at a time, three Redis round trips each,
+        # under one lock that every idle consumer of the process queued for: a process took in ~32
+        # messages a second, and a burst of 100 reverse calls waited seconds for delivery
+        # (docs/adr/0012). A message for a box nobody holds is dropped; the command's row is the
+        # truth and it ends as timed out, as it did when a list message expired unread.
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        # redis-py 8 cuts every socket read at 5 s by default (channels_redis#422).
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
     }
 }
 

@@ -116,7 +116,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.connected_at = 0.0
         self.outbox: deque[OutgoingCall] = deque()
         self.pending: OutgoingCall | None = None
-        self.keeper: asyncio.Task | None = None
 
     async def dispatch(self, message):
         # Channels closes stale database connections before every event, through the one thread
@@ -153,7 +152,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 self.node = ""
             return await self.deny(503, "busy: the connection could not be set up")
         await self.accept(SUBPROTOCOL)
-        self.keeper = asyncio.create_task(self.keep_group(box_group(self.serial)))
 
     async def set_up(self) -> None:
         """Everything a connection needs before the box may talk, all of it before the upgrade:
@@ -182,16 +180,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         await self.base_send({"type": "websocket.http.response.start", "status": status, "headers": headers})
         await self.base_send({"type": "websocket.http.response.body", "body": reason.encode()})
 
-    async def keep_group(self, group: str) -> None:
-        # channels_redis forgets group members after group_expiry (a day); boxes stay far longer.
-        period = getattr(self.channel_layer, "group_expiry", 86400) / 2
-        while True:
-            await asyncio.sleep(period)
-            await self.channel_layer.group_add(group, self.channel_name)
-
     async def disconnect(self, code):
-        if self.keeper:
-            self.keeper.cancel()
         calls = [self.pending, *self.outbox]
         self.pending, self.outbox = None, deque()
         for call in filter(None, calls):
