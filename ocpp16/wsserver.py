@@ -14,19 +14,27 @@
   is answered HTTP 503 with Retry-After before the upgrade, which costs no consumer, no database
   and no Redis work, and the box comes back after its own jittered back-off. Without it a
   reconnect storm let thousands of handshakes in at once, every pool behind them overflowed,
-  consumers died after accepting, and boxes timed out.
+  consumers died after accepting, and boxes timed out. The refusal is made as soon as the
+  request's line and headers are read (``WebRequest``), before any WebSocket machinery exists:
+  in a storm most attempts are refused, and refusing each through autobahn's handshake cost as
+  much as admitting it.
+- autobahn formats every new connection's forty settings with ``pprint`` for a debug line, logged
+  or not: that was a fifth of the server's CPU in a reconnect storm. It is formatted only when the
+  line is written (``_Pretty``).
 - The process's open-files limit is raised to what the system allows: every box is a socket.
 """
 
 from __future__ import annotations
 
 import logging
+import pprint
 import resource
 from http import HTTPStatus
 
+from autobahn.websocket import protocol as autobahn_protocol
 from autobahn.websocket.types import ConnectionDeny
+from daphne import http_protocol, ws_protocol
 from daphne import server as daphne_server
-from daphne import ws_protocol
 from django.conf import settings
 
 log = logging.getLogger(__name__)
@@ -47,8 +55,11 @@ class Arrivals:
         self.connecting = 0
         self.turned_away = 0  # answered 503 since the start, for logs and tests
 
+    def full(self) -> bool:
+        return self.connecting >= settings.OCPP_CONNECTING_MAX
+
     def enter(self) -> bool:
-        if self.connecting >= settings.OCPP_CONNECTING_MAX:
+        if self.full():
             self.turned_away += 1
             return False
         self.connecting += 1
@@ -80,11 +91,10 @@ class WebSocketProtocol(ws_protocol.WebSocketProtocol):
         return super().onConnect(request)
 
     def turn_away(self):
-        """HTTP 503 with Retry-After, before any application instance exists (the cheap refusal)."""
+        """HTTP 503 with Retry-After, before any application instance exists: for a box that found
+        the process full only once its handshake was under way (``WebRequest`` turns away the rest)."""
         self.turned_away = True
-        retry = str(settings.OCPP_BUSY_RETRY_AFTER).encode()
-        self.denial = (BUSY, [(b"Retry-After", retry), (b"Content-Type", b"text/plain; charset=utf-8")],
-                       bytearray(b"busy: too many charge boxes connecting; retry after the given seconds"))
+        self.denial = (BUSY, busy_headers(), bytearray(BUSY_BODY))
         raise ConnectionDeny(code=BUSY, reason=HTTPStatus(BUSY).phrase)
 
     def setup_over(self) -> None:
@@ -156,6 +166,52 @@ class WebSocketProtocol(ws_protocol.WebSocketProtocol):
         self.sendData(b"\r\n".join(lines) + b"\r\n\r\n" + bytes(body))
 
 
+BUSY_BODY = b"busy: too many charge boxes connecting; retry after the given seconds"
+
+
+def busy_headers() -> list[tuple[bytes, bytes]]:
+    return [(b"Retry-After", str(settings.OCPP_BUSY_RETRY_AFTER).encode()),
+            (b"Content-Type", b"text/plain; charset=utf-8")]
+
+
+class WebRequest(http_protocol.WebRequest):
+    """daphne's HTTP request, which turns a box away with HTTP 503 as soon as its upgrade request
+    is read when the process is full of boxes connecting: no WebSocket protocol is built, nothing
+    is parsed again, and the answer is daphne's own plain HTTP answer."""
+
+    def process(self):
+        if self.path.startswith(OCPP_PATH.encode()) and arrivals.full() and self._upgrades_to_websocket():
+            arrivals.turned_away += 1
+            # Closed once answered: Twisted would keep an HTTP/1.1 connection open for a next
+            # request that no box sends.
+            self.channel.persistent = False
+            self.handle_reply({"type": "http.response.start", "status": BUSY,
+                               "headers": [*busy_headers(), (b"Content-Length", b"%d" % len(BUSY_BODY)),
+                                           (b"Connection", b"close")]})
+            self.handle_reply({"type": "http.response.body", "body": BUSY_BODY})
+            return None
+        return super().process()
+
+    def _upgrades_to_websocket(self) -> bool:
+        upgrade = self.requestHeaders.getRawHeaders(b"Upgrade") or [b""]
+        return upgrade[0].lower() == b"websocket"
+
+
+class _Pretty:
+    """``pprint.pformat(value)``, made only when a log line that holds it is written."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __format__(self, spec: str) -> str:
+        return format(pprint.pformat(self.value), spec)
+
+    def __str__(self) -> str:
+        return pprint.pformat(self.value)
+
+
 _create_application = daphne_server.Server.create_application
 
 
@@ -190,5 +246,7 @@ FILES_BESIDES_BOXES = 1024
 def install() -> None:
     """Idempotent; affects daphne servers started in this process after the call."""
     ws_protocol.WebSocketFactory.protocol = WebSocketProtocol
+    http_protocol.WebRequest = WebRequest  # the class daphne's HTTPFactory gives each connection
+    autobahn_protocol.pformat = _Pretty
     daphne_server.Server.create_application = _create_application_with_extension
     raise_open_files_limit()

@@ -129,3 +129,32 @@ def test_a_burst_is_split_into_admitted_and_503(transactional_db, make_box, star
     assert statuses.count(b"101") >= 2 and b"503" in statuses, statuses
     # Nothing leaked: the server admits boxes again once the burst is over.
     assert admitted_within(url, "CP-0", seconds=5)
+
+
+def test_a_refusal_is_a_complete_http_answer_and_the_connection_closes(closed_server):
+    # Refused as soon as the request is read, before any WebSocket machinery: still a whole HTTP
+    # answer (status, Retry-After, a body as long as it says), then the server hangs up.
+    host = urlsplit(closed_server.replace("ws://", "http://")).netloc
+    hostname, port = host.split(":")
+    with socket.create_connection((hostname, int(port)), timeout=10) as s:
+        s.sendall(upgrade_request(host, "CP-1"))
+        answer = b""
+        while chunk := s.recv(4096):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(b":") for line in lines[1:])}
+    assert lines[0].startswith(b"HTTP/1.1 503")
+    assert headers[b"retry-after"] == b"7"
+    assert int(headers[b"content-length"]) == len(body) and b"retry" in body
+
+
+def test_autobahns_debug_line_is_formatted_only_when_written():
+    from autobahn.websocket import protocol
+
+    from ocpp16 import wsserver
+
+    wsserver.install()
+    assert protocol.pformat is wsserver._Pretty
+    settings_log = [("openHandshakeTimeout", 5, "WebSocketServerFactory")]
+    assert "{attrs}".format(attrs=protocol.pformat(settings_log)) == __import__("pprint").pformat(settings_log)
