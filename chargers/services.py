@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from chargers.choices import (
@@ -232,8 +232,7 @@ def connector_status_report(
         connector.status_time = timestamp
         connector.save()
 
-    healthy = status != ChargePointStatus.FAULTED and error_code in ("", ChargePointErrorCode.NO_ERROR)
-    if healthy:
+    if status_healthy(status, error_code):
         Alarm.objects.filter(box=box, connector_id=connector_id, cleared__isnull=True).update(cleared=timezone.now())
         return connector
     if periodic:
@@ -262,6 +261,76 @@ def connector_status_report(
 
         transaction.on_commit(lambda: alarm_email_operations.delay(alarm.pk))
     return connector
+
+
+def status_healthy(status: str, error_code: str) -> bool:
+    """A report that clears its connector's alarms and raises none (EVCHONG 2.7)."""
+    return status != ChargePointStatus.FAULTED and error_code in ("", ChargePointErrorCode.NO_ERROR)
+
+
+@dataclass
+class StatusReport:
+    """One status report of a connector: ``connector_status_report``'s arguments."""
+
+    box: ChargeBox
+    connector_id: int
+    status: str
+    error_code: str
+    timestamp: datetime | None
+    info: str = ""
+    vendor_id: str = ""
+    vendor_error_code: str = ""
+
+
+def connector_statuses_report(reports: list[StatusReport]) -> list[StatusReport]:
+    """What ``connector_status_report`` does with a healthy report of a connector we know, for
+    many reports at once and in three statements: lock the connectors (in one order, by id), write
+    each report newer than what its connector holds, clear the connectors' alarms. Those are the
+    reports a reconnect storm is made of (every box reports every connector), and one at a time
+    they were five statements and a savepoint each.
+
+    Returns the reports it left for ``connector_status_report``: a fault or an error code (alarms
+    to raise), a connector not known yet (to create), a second report of the same connector."""
+    now = timezone.now()
+    batch: dict[tuple[int, int], StatusReport] = {}
+    left = []
+    for report in reports:
+        key = (report.box.pk, report.connector_id)
+        if key in batch or not status_healthy(report.status, report.error_code) \
+                or not 0 <= report.connector_id <= CONNECTOR_ID_MAX:
+            left.append(report)
+        else:
+            batch[key] = report
+    if not batch:
+        return left
+    table, alarms = Connector._meta.db_table, Alarm._meta.db_table
+    boxes, connector_ids = [box for box, _ in batch], [connector for _, connector in batch]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, box_id, connector_id, status_time FROM {table}"
+            " WHERE (box_id, connector_id) IN (SELECT * FROM unnest(%s::bigint[], %s::integer[]))"
+            " ORDER BY id FOR UPDATE", [boxes, connector_ids])
+        known = {(box, connector): (pk, status_time) for pk, box, connector, status_time in cursor.fetchall()}
+        left += [report for key, report in batch.items() if key not in known]
+        # Boxes replay queued notifications after a reconnect: an older report must not hide a newer one.
+        newer = [(known[key][0], report, report.timestamp or now) for key, report in batch.items()
+                 if key in known and (known[key][1] is None or (report.timestamp or now) >= known[key][1])]
+        if newer:
+            columns = list(zip(*[(pk, r.status, r.error_code, r.info, r.vendor_id, r.vendor_error_code, at)
+                                 for pk, r, at in newer], strict=True))
+            cursor.execute(
+                f"UPDATE {table} AS c SET status = v.status, error_code = v.error_code, info = v.info,"
+                " vendor_id = v.vendor_id, vendor_error_code = v.vendor_error_code, raw_status = '',"
+                " raw_error_code = '', status_time = v.at, updated = %s"
+                " FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+                " %s::timestamptz[]) AS v(id, status, error_code, info, vendor_id, vendor_error_code, at)"
+                " WHERE c.id = v.id", [now, *map(list, columns)])
+        held = [key for key in batch if key in known]
+        cursor.execute(
+            f"UPDATE {alarms} SET cleared = %s WHERE cleared IS NULL"
+            " AND (box_id, connector_id) IN (SELECT * FROM unnest(%s::bigint[], %s::integer[]))",
+            [now, [box for box, _ in held], [connector for _, connector in held]])
+    return left
 
 
 def data_transfer_receive(*, box: ChargeBox, vendor_id: str, message_id: str = "", data: str = "") -> str:

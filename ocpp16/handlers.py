@@ -9,16 +9,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import DataError
+from django.db import DataError, transaction
 from django.utils import timezone
 
 from chargers.choices import Protocol
 from chargers.models import ChargeBox
 from chargers.services import (
     IdTagInfo,
+    StatusReport,
     box_boot,
     box_require_accepted,
     connector_status_report,
+    connector_statuses_report,
     data_transfer_receive,
     idtag_authorize,
 )
@@ -193,9 +195,8 @@ def start_transaction(box: ChargeBox, payload: dict) -> dict:
     return {"idTagInfo": id_tag_info_out(result.id_tag_info), "transactionId": result.transaction.id}
 
 
-@handles("StatusNotification")
-def status_notification(box: ChargeBox, payload: dict) -> dict:
-    connector_status_report(
+def status_report_in(box: ChargeBox, payload: dict) -> StatusReport:
+    return StatusReport(
         box=box,
         connector_id=payload["connectorId"],
         status=payload["status"],
@@ -205,7 +206,37 @@ def status_notification(box: ChargeBox, payload: dict) -> dict:
         vendor_id=payload.get("vendorId", ""),
         vendor_error_code=payload.get("vendorErrorCode", ""),
     )
+
+
+@handles("StatusNotification")
+def status_notification(box: ChargeBox, payload: dict) -> dict:
+    connector_status_report(**vars(status_report_in(box, payload)))
     return {}
+
+
+@handles_batch("StatusNotification")
+def status_notification_batch(items: list[tuple[ChargeBox, dict]]) -> list[dict | OcppError]:
+    """A reconnect storm's most frequent message: healthy reports of known connectors all at once
+    (chargers.services.connector_statuses_report), the others one by one as ``status_notification``
+    does them, each in a savepoint of its own."""
+    answers: list[dict | OcppError] = [{} for _ in items]
+    reports, position = [], {}
+    for n, (box, payload) in enumerate(items):
+        try:
+            report = status_report_in(box, payload)
+        except OcppError as exc:
+            answers[n] = exc
+            continue
+        reports.append(report)
+        position[id(report)] = n
+    for report in connector_statuses_report(reports):
+        n = position[id(report)]
+        try:
+            with transaction.atomic():
+                answers[n] = run_mapped("StatusNotification", *items[n], run=status_notification)
+        except OcppError as exc:
+            answers[n] = exc
+    return answers
 
 
 @handles("StopTransaction")
@@ -243,9 +274,13 @@ def handler_for(box: ChargeBox, call: Call) -> Handler:
 def handle(box: ChargeBox, call: Call) -> dict:
     """The answer's payload for a CALL from ``box``, or OcppError. Runs inside ocpp16.committer's
     transaction, which journals the frame and the answer and commits before the answer is sent."""
-    handler = handler_for(box, call)
+    return run_mapped(call.action, box, call.payload, run=handler_for(box, call).run)
+
+
+def run_mapped(action: str, box: ChargeBox, payload: dict, *, run: Callable[[ChargeBox, dict], dict]) -> dict:
+    """``run(box, payload)``, whatever it raises turned into the OcppError the box is answered with."""
     try:
-        return handler.run(box, call.payload)
+        return run(box, payload)
     except OcppError:
         raise
     except DomainError as exc:
@@ -256,5 +291,5 @@ def handle(box: ChargeBox, call: Call) -> dict:
             ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, "a value is out of the range this system stores"
         ) from None
     except Exception:
-        log.exception("OCPP %s from %s failed", call.action, box.serial)
-        raise OcppError(ErrorCode.INTERNAL_ERROR, f"the central system failed to process {call.action}") from None
+        log.exception("OCPP %s from %s failed", action, box.serial)
+        raise OcppError(ErrorCode.INTERNAL_ERROR, f"the central system failed to process {action}") from None

@@ -136,3 +136,40 @@ def test_many_boxes_at_once_through_the_server(transactional_db, make_box, make_
     assert MeterValue.objects.filter(box__in=boxes).count() == 40 * 10 * 2
     assert JournalEntry.objects.filter(box__in=boxes, action="MeterValues").count() == 40 * 10 * 2
     assert not Transaction.objects.exists()
+
+
+def status(unique_id: str, connector: int, status_: str = "Available", error: str = "NoError",
+           timestamp: str | None = T, **extra) -> str:
+    payload = {"connectorId": connector, "status": status_, "errorCode": error, **extra}
+    if timestamp is not None:
+        payload["timestamp"] = timestamp
+    return json.dumps([2, unique_id, "StatusNotification", payload])
+
+
+def test_status_reports_of_a_batch_are_written_as_one_at_a_time_would_write_them(boxes):
+    from chargers.models import Alarm, Connector
+
+    old = Alarm.objects.create(box=boxes[0], connector_id=1, status="Faulted", error_code="GroundFailure")
+    Connector.objects.filter(box=boxes[2], connector_id=1).update(status="Charging",
+                                                                  status_time="2026-11-21T09:00:00Z")
+    jobs = [
+        job(boxes[0], status("healthy-clears-alarm", 1, vendorId="ACME", info="ok")),
+        job(boxes[1], status("faulted", 2, "Faulted", "GroundFailure")),  # raises an alarm: alone
+        job(boxes[2], status("older-than-held", 1, "Available")),  # must not hide the newer Charging
+        job(boxes[3], status("new-connector", 7)),  # not known yet: created, alone
+        job(boxes[4], status("no-timestamp", 0, "Unavailable", timestamp=None)),
+        job(boxes[4], status("bad-connector", 2**31)),  # refused, alone, costs the others nothing
+    ]
+    batch_write(jobs)
+    answers = {json.loads(j.answer)[1]: json.loads(j.answer) for j in jobs}
+    assert all(answers[name] == [3, name, {}] for name in
+               ("healthy-clears-alarm", "faulted", "older-than-held", "new-connector", "no-timestamp"))
+    assert answers["bad-connector"][0] == 4
+    held = {(c.box.serial, c.connector_id): c for c in Connector.objects.select_related("box")}
+    assert (held["GC-0", 1].status, held["GC-0", 1].vendor_id, held["GC-0", 1].info) == ("Available", "ACME", "ok")
+    old.refresh_from_db()
+    assert old.cleared is not None
+    assert held["GC-1", 2].status == "Faulted" and Alarm.objects.filter(box=boxes[1], cleared__isnull=True).exists()
+    assert held["GC-2", 1].status == "Charging"
+    assert held["GC-3", 7].status == "Available"
+    assert held["GC-4", 0].status == "Unavailable" and held["GC-4", 0].status_time is not None
