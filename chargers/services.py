@@ -92,11 +92,21 @@ def box_touch_due(*, box: ChargeBox, protocol: str, now: datetime) -> bool:
     )
 
 
-def box_connected(*, box: ChargeBox, protocol: str, node: str) -> None:
-    """The box holds a connection to ``node`` (a server process and connection); it replaces any other."""
+def box_connected(*, box: ChargeBox, protocol: str, node: str) -> str:
+    """The box holds a connection to ``node`` (a server process and connection); it replaces any
+    other. Returns the node it replaces, "" when the box held no connection: one statement, which
+    reads the old node under the row's lock, so that of two connections of one box racing here the
+    second always learns of the first."""
     now = timezone.now()
-    ChargeBox.objects.filter(pk=box.pk).update(last_seen=now, protocol=protocol, connected_node=node)
+    table = ChargeBox._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS b SET last_seen = %s, protocol = %s, connected_node = %s"
+            f" FROM (SELECT id, connected_node FROM {table} WHERE id = %s FOR UPDATE) AS old"
+            " WHERE b.id = old.id RETURNING old.connected_node", [now, protocol, node, box.pk])
+        replaced = cursor.fetchone()
     box.last_seen, box.protocol, box.connected_node = now, protocol, node
+    return replaced[0] if replaced else ""
 
 
 def box_disconnected(*, box: ChargeBox, node: str) -> bool:

@@ -194,6 +194,8 @@ OCPP_PING_TIMEOUT = env_int("OCPP_PING_TIMEOUT", 60)  # seconds without a pong b
 # Retry-After (seconds) before the upgrade, and come back later.
 OCPP_CONNECTING_MAX = env_int("OCPP_CONNECTING_MAX", 64)
 OCPP_BUSY_RETRY_AFTER = env_int("OCPP_BUSY_RETRY_AFTER", 5)
+# Seconds a box's WebSocket handshake may take before daphne gives up on it (daphne's default: 5).
+OCPP_HANDSHAKE_TIMEOUT = env_int("OCPP_HANDSHAKE_TIMEOUT", 20)
 
 # Commands (reverse API, operations API). The box's answer timeout is OCPP_CALL_TIMEOUT.
 REVERSE_API_TIMEOUT = env_float("REVERSE_API_TIMEOUT", 25)  # seconds the reverse API blocks at most

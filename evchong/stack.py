@@ -30,6 +30,10 @@ def daphne_command(py: str, host: str, port: str, fd: int | None = None) -> list
         py, "-m", "daphne", "-e", endpoint,
         # No idle cut-off of healthy WebSocket connections (daphne's default is 24 h).
         "--websocket_timeout", "-1",
+        # daphne drops a handshake not accepted within 5 s with no answer at all (the box sees a
+        # broken handshake). A box's set-up waits its turn under load (admission control), and a
+        # late answer is better than none: OCPP_HANDSHAKE_TIMEOUT seconds.
+        "--websocket_connect_timeout", str(settings.OCPP_HANDSHAKE_TIMEOUT),
         # Server pings keep the NAT and mobile-network paths to charge boxes open, and find dead ones.
         "--ping-interval", str(settings.OCPP_PING_INTERVAL), "--ping-timeout", str(settings.OCPP_PING_TIMEOUT),
         "--proxy-headers", "evchong.asgi:application",

@@ -159,14 +159,17 @@ class OcppConsumer(AsyncWebsocketConsumer):
         box_mark_read(self.box)
         self.connected_at = time.time()
         self.node = f"{NODE}/{self.channel_name}"
-        await in_thread(box_connected)(box=self.box, protocol=Protocol.OCPP16, node=self.node)
+        replaced = await in_thread(box_connected)(box=self.box, protocol=Protocol.OCPP16, node=self.node)
         group = box_group(self.serial)
         await self.channel_layer.group_add(group, self.channel_name)
         self.groups.append(group)
-        # Any older connection of this box, in whichever process, closes when it hears this.
-        await self.channel_layer.group_send(
-            group, {"type": "ocpp.replace", "channel": self.channel_name, "since": self.connected_at}
-        )
+        if replaced:
+            # The older connection of this box, in whichever process, closes when it hears this.
+            # Sent only then: every message goes through one lock of the process's channel layer,
+            # and in a reconnect storm most boxes replace nothing (docs/adr/0012).
+            await self.channel_layer.group_send(
+                group, {"type": "ocpp.replace", "channel": self.channel_name, "since": self.connected_at}
+            )
 
     async def deny(self, status: int, reason: str) -> None:
         """Refuse before the upgrade, with an HTTP status where the server can send one."""
