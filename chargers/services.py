@@ -230,8 +230,7 @@ def connector_status_report(
     """
     connector = connector_get(box=box, connector_id=connector_id, lock=True)
     timestamp = timestamp or timezone.now()
-    # Boxes replay queued notifications after a reconnect: an older report must not hide a newer one.
-    if connector.status_time is None or timestamp >= connector.status_time:
+    if status_newer(timestamp, connector.status_time):
         connector.status = status
         connector.error_code = error_code
         connector.info = info
@@ -271,6 +270,13 @@ def connector_status_report(
 
         transaction.on_commit(lambda: alarm_email_operations.delay(alarm.pk))
     return connector
+
+
+def status_newer(timestamp: datetime, held: datetime | None) -> bool:
+    """Whether a report taken at ``timestamp`` replaces the one a connector holds (taken at
+    ``held``). Boxes replay queued notifications after a reconnect: an older report must not hide
+    a newer one."""
+    return held is None or timestamp >= held
 
 
 def status_healthy(status: str, error_code: str) -> bool:
@@ -322,9 +328,8 @@ def connector_statuses_report(reports: list[StatusReport]) -> list[StatusReport]
             " ORDER BY id FOR UPDATE", [boxes, connector_ids])
         known = {(box, connector): (pk, status_time) for pk, box, connector, status_time in cursor.fetchall()}
         left += [report for key, report in batch.items() if key not in known]
-        # Boxes replay queued notifications after a reconnect: an older report must not hide a newer one.
         newer = [(known[key][0], report, report.timestamp or now) for key, report in batch.items()
-                 if key in known and (known[key][1] is None or (report.timestamp or now) >= known[key][1])]
+                 if key in known and status_newer(report.timestamp or now, known[key][1])]
         if newer:
             columns = list(zip(*[(pk, r.status, r.error_code, r.info, r.vendor_id, r.vendor_error_code, at)
                                  for pk, r, at in newer], strict=True))

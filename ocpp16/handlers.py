@@ -208,10 +208,14 @@ def status_report_in(box: ChargeBox, payload: dict) -> StatusReport:
     )
 
 
+def status_record(report: StatusReport) -> dict:
+    connector_status_report(**vars(report))
+    return {}
+
+
 @handles("StatusNotification")
 def status_notification(box: ChargeBox, payload: dict) -> dict:
-    connector_status_report(**vars(status_report_in(box, payload)))
-    return {}
+    return status_record(status_report_in(box, payload))
 
 
 @handles_batch("StatusNotification")
@@ -233,7 +237,7 @@ def status_notification_batch(items: list[tuple[ChargeBox, dict]]) -> list[dict 
         n = position[id(report)]
         try:
             with transaction.atomic():
-                answers[n] = run_mapped("StatusNotification", *items[n], run=status_notification)
+                answers[n] = run_mapped("StatusNotification", report.box, lambda: status_record(report))
         except OcppError as exc:
             answers[n] = exc
     return answers
@@ -274,13 +278,15 @@ def handler_for(box: ChargeBox, call: Call) -> Handler:
 def handle(box: ChargeBox, call: Call) -> dict:
     """The answer's payload for a CALL from ``box``, or OcppError. Runs inside ocpp16.committer's
     transaction, which journals the frame and the answer and commits before the answer is sent."""
-    return run_mapped(call.action, box, call.payload, run=handler_for(box, call).run)
+    handler = handler_for(box, call)
+    return run_mapped(call.action, box, lambda: handler.run(box, call.payload))
 
 
-def run_mapped(action: str, box: ChargeBox, payload: dict, *, run: Callable[[ChargeBox, dict], dict]) -> dict:
-    """``run(box, payload)``, whatever it raises turned into the OcppError the box is answered with."""
+def run_mapped(action: str, box: ChargeBox, run: Callable[[], dict]) -> dict:
+    """``run()``, a handler's work for ``box``, whatever it raises turned into the OcppError the
+    box is answered with."""
     try:
-        return run(box, payload)
+        return run()
     except OcppError:
         raise
     except DomainError as exc:

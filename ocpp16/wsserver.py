@@ -55,12 +55,15 @@ class Arrivals:
         self.connecting = 0
         self.turned_away = 0  # answered 503 since the start, for logs and tests
 
-    def full(self) -> bool:
-        return self.connecting >= settings.OCPP_CONNECTING_MAX
+    def refuses(self) -> bool:
+        """Whether a box arriving now is turned away (and counted as such)."""
+        if self.connecting >= settings.OCPP_CONNECTING_MAX:
+            self.turned_away += 1
+            return True
+        return False
 
     def enter(self) -> bool:
-        if self.full():
-            self.turned_away += 1
+        if self.refuses():
             return False
         self.connecting += 1
         return True
@@ -180,8 +183,7 @@ class WebRequest(http_protocol.WebRequest):
     is parsed again, and the answer is daphne's own plain HTTP answer."""
 
     def process(self):
-        if self.path.startswith(OCPP_PATH.encode()) and arrivals.full() and self._upgrades_to_websocket():
-            arrivals.turned_away += 1
+        if self.path.startswith(OCPP_PATH.encode()) and self._upgrades_to_websocket() and arrivals.refuses():
             # Closed once answered: Twisted would keep an HTTP/1.1 connection open for a next
             # request that no box sends.
             self.channel.persistent = False
@@ -205,11 +207,11 @@ class _Pretty:
     def __init__(self, value):
         self.value = value
 
-    def __format__(self, spec: str) -> str:
-        return format(pprint.pformat(self.value), spec)
-
     def __str__(self) -> str:
         return pprint.pformat(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
 
 
 _create_application = daphne_server.Server.create_application
