@@ -190,9 +190,13 @@ OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 65536)
 OCPP_PING_INTERVAL = env_int("OCPP_PING_INTERVAL", 30)  # seconds of silence before the server pings
 OCPP_PING_TIMEOUT = env_int("OCPP_PING_TIMEOUT", 60)  # seconds without a pong before the socket is closed
 # Admission control (ocpp16.wsserver): OCPP boxes connecting at once to one process (upgrade request
-# to the first answer, usually their BootNotification's); more are answered HTTP 503 with
-# Retry-After (seconds) before the upgrade, and come back later.
+# to the first answer, usually their BootNotification's). More wait for a place, at most
+# OCPP_WAITING_MAX of them for at most OCPP_ADMISSION_WAIT seconds (0: none waits); the rest are
+# answered HTTP 503 with Retry-After (seconds) before the upgrade, and come back later. The wait
+# stays well under the ten seconds or more that WebSocket clients commonly allow a handshake.
 OCPP_CONNECTING_MAX = env_int("OCPP_CONNECTING_MAX", 64)
+OCPP_ADMISSION_WAIT = env_float("OCPP_ADMISSION_WAIT", 5)
+OCPP_WAITING_MAX = env_int("OCPP_WAITING_MAX", 1000)
 OCPP_BUSY_RETRY_AFTER = env_int("OCPP_BUSY_RETRY_AFTER", 5)
 # Seconds a box's WebSocket handshake may take before daphne gives up on it (daphne's default: 5).
 OCPP_HANDSHAKE_TIMEOUT = env_int("OCPP_HANDSHAKE_TIMEOUT", 20)

@@ -9,15 +9,18 @@
 - A message larger than OCPP_MAX_FRAME_BYTES closes an OCPP connection with 1009 (message too
   big), enforced by autobahn while the frame arrives. autobahn drops the TCP connection on such
   failures by default; a closing handshake tells the box why.
-- Admission control (docs/performance.md, item 1): at most OCPP_CONNECTING_MAX boxes connecting
-  to this process at once (upgrade request to first answer, see ``Arrivals``). Beyond that a box
-  is answered HTTP 503 with Retry-After before the upgrade, which costs no consumer, no database
-  and no Redis work, and the box comes back after its own jittered back-off. Without it a
-  reconnect storm let thousands of handshakes in at once, every pool behind them overflowed,
-  consumers died after accepting, and boxes timed out. The refusal is made as soon as the
-  request's line and headers are read (``WebRequest``), before any WebSocket machinery exists:
-  in a storm most attempts are refused, and refusing each through autobahn's handshake cost as
-  much as admitting it.
+- Admission control (docs/performance.md): at most OCPP_CONNECTING_MAX boxes connecting to this
+  process at once (upgrade request to first answer, see ``Arrivals``). Beyond that a box waits
+  for a place, in order of arrival, for up to OCPP_ADMISSION_WAIT seconds (at most
+  OCPP_WAITING_MAX boxes wait); one that finds no place in that time, or no room to wait, is
+  answered HTTP 503 with Retry-After before the upgrade, which costs no consumer, no database and
+  no Redis work, and comes back after its own jittered back-off. Without a bound a reconnect
+  storm let thousands of handshakes in at once, every pool behind them overflowed, consumers
+  died after accepting, and boxes timed out. Without the wait, a storm of 500 boxes took 20 s on
+  a server idle most of that time: the boxes turned away were all away for their Retry-After.
+  Waiting and refusing happen as soon as the request's line and headers are read
+  (``WebRequest``), before any WebSocket machinery exists: a waiting box holds only its socket
+  and its parsed request, and refusing through autobahn's handshake cost as much as admitting.
 - autobahn formats every new connection's forty settings with ``pprint`` for a debug line, logged
   or not: that was a fifth of the server's CPU in a reconnect storm. It is formatted only when the
   line is written (``_Pretty``).
@@ -49,27 +52,73 @@ class Arrivals:
     message on the open connection, which for a box is the answer to its BootNotification (or to
     whatever it sends first). That is the set-up a storm is made of: bounding the handshakes alone
     let boxes in faster than their boots were answered, and the boots then timed out in a queue.
-    One reactor thread runs them all, so a plain count."""
+    One reactor thread runs them all, so plain counts.
+
+    Boxes beyond the bound wait in ``waiting`` (their requests, in order of arrival, each with the
+    timer that turns it away); a place given back goes to the longest waiting box, and a box that
+    arrives while others wait queues behind them."""
 
     def __init__(self) -> None:
         self.connecting = 0
         self.turned_away = 0  # answered 503 since the start, for logs and tests
+        self.waiting: dict[WebRequest, object] = {}  # request -> its IDelayedCall
 
-    def refuses(self) -> bool:
-        """Whether a box arriving now is turned away (and counted as such)."""
-        if self.connecting >= settings.OCPP_CONNECTING_MAX:
-            self.turned_away += 1
+    def full(self) -> bool:
+        return self.connecting >= settings.OCPP_CONNECTING_MAX
+
+    def arrive(self, request: WebRequest) -> bool:
+        """Whether a box whose upgrade request has just been read may go on now. If not, it waits
+        for ``admit_waiting`` to hand it a place, or is turned away (``WebRequest.refuse_busy``)."""
+        if not self.full() and not self.waiting:
             return True
+        if settings.OCPP_ADMISSION_WAIT <= 0 or len(self.waiting) >= settings.OCPP_WAITING_MAX:
+            self.refuse(request)
+            return False
+        from twisted.internet import reactor  # daphne's (asyncio) reactor, installed by now
+
+        self.waiting[request] = reactor.callLater(settings.OCPP_ADMISSION_WAIT, self.expire, request)
         return False
 
+    def refuse(self, request: WebRequest) -> None:
+        self.turned_away += 1
+        request.refuse_busy()
+
+    def expire(self, request: WebRequest) -> None:
+        if self.waiting.pop(request, None) is not None:
+            self.refuse(request)
+
+    def forget(self, request: WebRequest) -> None:
+        """A waiting box went away."""
+        timer = self.waiting.pop(request, None)
+        if timer is not None and timer.active():
+            timer.cancel()
+
     def enter(self) -> bool:
-        if self.refuses():
+        """A box's handshake has begun: it takes a place, or is turned away when none is left
+        (a box that arrived by a way that did not wait, or in the same instant as others)."""
+        if self.full():
+            self.turned_away += 1
             return False
         self.connecting += 1
         return True
 
     def leave(self) -> None:
         self.connecting -= 1
+        if self.waiting:
+            from twisted.internet import reactor
+
+            # Not from inside the set-up that is ending (a send, a close): from the reactor's own loop.
+            reactor.callLater(0, self.admit_waiting)
+
+    def admit_waiting(self) -> None:
+        # As many as there are places: each admitted box takes its place in ``enter``, during the
+        # handshake that ``go_on`` runs.
+        for _ in range(settings.OCPP_CONNECTING_MAX - self.connecting):
+            if not self.waiting:
+                return
+            request = next(iter(self.waiting))
+            self.forget(request)
+            request.go_on()
 
 
 arrivals = Arrivals()
@@ -178,21 +227,35 @@ def busy_headers() -> list[tuple[bytes, bytes]]:
 
 
 class WebRequest(http_protocol.WebRequest):
-    """daphne's HTTP request, which turns a box away with HTTP 503 as soon as its upgrade request
-    is read when the process is full of boxes connecting: no WebSocket protocol is built, nothing
-    is parsed again, and the answer is daphne's own plain HTTP answer."""
+    """daphne's HTTP request, which holds a box's upgrade request as soon as it is read while the
+    process is full of boxes connecting (``Arrivals``): it goes on once a place is free, or is
+    answered HTTP 503 with Retry-After in daphne's own plain HTTP answer. No WebSocket protocol is
+    built meanwhile, and nothing is parsed twice."""
 
     def process(self):
-        if self.path.startswith(OCPP_PATH.encode()) and self._upgrades_to_websocket() and arrivals.refuses():
-            # Closed once answered: Twisted would keep an HTTP/1.1 connection open for a next
-            # request that no box sends.
-            self.channel.persistent = False
-            self.handle_reply({"type": "http.response.start", "status": BUSY,
-                               "headers": [*busy_headers(), (b"Content-Length", b"%d" % len(BUSY_BODY)),
-                                           (b"Connection", b"close")]})
-            self.handle_reply({"type": "http.response.body", "body": BUSY_BODY})
+        if self.path.startswith(OCPP_PATH.encode()) and self._upgrades_to_websocket() and not arrivals.arrive(self):
             return None
         return super().process()
+
+    def go_on(self):
+        """Admitted after waiting: daphne's handling, as it would have run on arrival."""
+        if not self._disconnected:
+            super().process()
+
+    def refuse_busy(self):
+        if self._disconnected:
+            return
+        # Closed once answered: Twisted would keep an HTTP/1.1 connection open for a next request
+        # that no box sends.
+        self.channel.persistent = False
+        self.handle_reply({"type": "http.response.start", "status": BUSY,
+                           "headers": [*busy_headers(), (b"Content-Length", b"%d" % len(BUSY_BODY)),
+                                       (b"Connection", b"close")]})
+        self.handle_reply({"type": "http.response.body", "body": BUSY_BODY})
+
+    def connectionLost(self, reason):
+        arrivals.forget(self)
+        super().connectionLost(reason)
 
     def _upgrades_to_websocket(self) -> bool:
         upgrade = self.requestHeaders.getRawHeaders(b"Upgrade") or [b""]

@@ -1,6 +1,7 @@
 """Admission control at the OCPP edge (ocpp16.wsserver): beyond OCPP_CONNECTING_MAX boxes connecting
-(upgrade request to first answer) a box is answered HTTP 503 with Retry-After before the upgrade,
-and every way a set-up ends gives its place back. Real daphne processes, real boxes (the
+(upgrade request to first answer) a box waits for a place, for OCPP_ADMISSION_WAIT seconds at
+most, and is then (or when OCPP_WAITING_MAX boxes wait already) answered HTTP 503 with Retry-After
+before the upgrade; every way a set-up ends gives its place back. Real daphne processes, real boxes (the
 `websockets` client)."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import base64
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
@@ -40,13 +42,14 @@ def upgrade_request(host: str, serial: str) -> bytes:
 @pytest.fixture(scope="module")
 def closed_server(start_daphne) -> str:
     """A server that admits no OCPP handshake at all."""
-    return ws(start_daphne(OCPP_CONNECTING_MAX="0", OCPP_BUSY_RETRY_AFTER="7"))
+    return ws(start_daphne(OCPP_CONNECTING_MAX="0", OCPP_BUSY_RETRY_AFTER="7", OCPP_ADMISSION_WAIT="0"))
 
 
 @pytest.fixture(scope="module")
 def one_at_a_time(start_daphne) -> str:
-    """A server that admits one OCPP handshake at a time: a place not given back shows at once."""
-    return ws(start_daphne(OCPP_CONNECTING_MAX="1"))
+    """A server that admits one OCPP handshake at a time and lets none wait: a place not given back
+    shows at once."""
+    return ws(start_daphne(OCPP_CONNECTING_MAX="1", OCPP_ADMISSION_WAIT="0"))
 
 
 def test_beyond_the_bound_a_box_is_told_503_and_when_to_retry(transactional_db, make_box, closed_server):
@@ -111,7 +114,7 @@ def admitted_within(url: str, serial: str, seconds: float) -> bool:
 
 
 def test_a_burst_is_split_into_admitted_and_503(transactional_db, make_box, start_daphne):
-    url = ws(start_daphne(OCPP_CONNECTING_MAX="2"))
+    url = ws(start_daphne(OCPP_CONNECTING_MAX="2", OCPP_ADMISSION_WAIT="0.5"))
     for n in range(40):
         make_box(f"CP-{n}", connectors=1)
     host = urlsplit(url.replace("ws://", "http://")).netloc
@@ -129,6 +132,72 @@ def test_a_burst_is_split_into_admitted_and_503(transactional_db, make_box, star
     assert statuses.count(b"101") >= 2 and b"503" in statuses, statuses
     # Nothing leaked: the server admits boxes again once the burst is over.
     assert admitted_within(url, "CP-0", seconds=5)
+
+
+BOOT = '[2, "1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]'
+
+
+@pytest.fixture(scope="module")
+def waiting_room(start_daphne) -> str:
+    """One box connecting at a time, one more waiting for at most two seconds."""
+    return ws(start_daphne(OCPP_CONNECTING_MAX="1", OCPP_ADMISSION_WAIT="2", OCPP_WAITING_MAX="1",
+                           OCPP_BUSY_RETRY_AFTER="3"))
+
+
+def test_a_box_beyond_the_bound_waits_and_is_let_in_when_a_place_is_free(transactional_db, make_box, waiting_room):
+    make_box("CP-1")
+    make_box("CP-2")
+    with open_box(waiting_room, "CP-1") as first, ThreadPoolExecutor(1) as pool:
+        second = pool.submit(open_box, waiting_room, "CP-2")
+        time.sleep(0.5)
+        assert not second.done()  # CP-1 is still setting up: CP-2 waits, unanswered
+        first.send(BOOT)
+        assert '"Accepted"' in first.recv(timeout=10)
+        with second.result(timeout=5) as box:  # CP-1's place went to the waiting box
+            assert box.subprotocol == "ocpp1.6"
+            box.send(BOOT)
+            assert '"Accepted"' in box.recv(timeout=10)
+
+
+def test_a_box_that_finds_no_place_in_time_is_told_503(transactional_db, make_box, waiting_room):
+    make_box("CP-1")
+    make_box("CP-2")
+    with open_box(waiting_room, "CP-1"):
+        started = time.monotonic()
+        response = refusal(waiting_room, "CP-2")
+        waited = time.monotonic() - started
+    assert response.status_code == 503 and response.headers["Retry-After"] == "3"
+    assert 1.5 <= waited < 5, waited
+
+
+def test_with_the_waiting_room_full_a_box_is_told_503_at_once(transactional_db, make_box, waiting_room):
+    for serial in ("CP-1", "CP-2", "CP-3"):
+        make_box(serial)
+    with open_box(waiting_room, "CP-1") as first, ThreadPoolExecutor(1) as pool:
+        second = pool.submit(open_box, waiting_room, "CP-2")
+        time.sleep(0.3)
+        started = time.monotonic()
+        assert refusal(waiting_room, "CP-3").status_code == 503
+        assert time.monotonic() - started < 1
+        first.send(BOOT)
+        assert '"Accepted"' in first.recv(timeout=10)
+        with second.result(timeout=5) as box:
+            assert box.subprotocol == "ocpp1.6"
+
+
+def test_a_waiting_box_that_goes_away_takes_no_place(transactional_db, make_box, waiting_room):
+    make_box("CP-1")
+    make_box("CP-2")
+    host = urlsplit(waiting_room.replace("ws://", "http://")).netloc
+    hostname, port = host.split(":")
+    with open_box(waiting_room, "CP-1") as first:
+        with socket.create_connection((hostname, int(port)), timeout=5) as s:
+            s.sendall(upgrade_request(host, "CP-1"))
+            time.sleep(0.3)  # waiting now; then gone
+        first.send(BOOT)
+        assert '"Accepted"' in first.recv(timeout=10)
+    # The place the first box gave back is free for the next one, whatever the one that left did.
+    assert admitted_within(waiting_room, "CP-2", seconds=5)
 
 
 def test_a_refusal_is_a_complete_http_answer_and_the_connection_closes(closed_server):

@@ -12,7 +12,7 @@ from simulator.stats import Stats, table
 
 
 def test_a_busy_server_is_retried_after_retry_after_and_is_no_error(start_daphne, transactional_db, provisioned):
-    closed = start_daphne(OCPP_CONNECTING_MAX="0", OCPP_BUSY_RETRY_AFTER="1")
+    closed = start_daphne(OCPP_CONNECTING_MAX="0", OCPP_BUSY_RETRY_AFTER="1", OCPP_ADMISSION_WAIT="0")
     runner = BoxRunner(closed)
     try:
         box = OcppBox("SIM00001", "SIMTAG00001", BoxSettings(url=runner.ws_url, reconnect_min=0.1), runner.stats,
@@ -33,7 +33,7 @@ def test_a_busy_server_is_retried_after_retry_after_and_is_no_error(start_daphne
 
 
 def test_the_report_counts_busy_refusals_apart_from_errors(start_daphne, transactional_db, provisioned):
-    closed = start_daphne(OCPP_CONNECTING_MAX="0", OCPP_BUSY_RETRY_AFTER="1")
+    closed = start_daphne(OCPP_CONNECTING_MAX="0", OCPP_BUSY_RETRY_AFTER="1", OCPP_ADMISSION_WAIT="0")
     status, report = simulate(closed, "storm", "--boxes", "3", "--settle", "2", timeout=60)
     assert report["errors"] == 0 and report["busy_refusals"] >= 3
     assert report["window"]["busy_refusals"] == report["busy_refusals"]
