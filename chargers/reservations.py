@@ -105,13 +105,14 @@ def reservation_blocking(
     connectors than there are such reservations: the box must keep one free for each of them.
     """
     now = now or timezone.now()
-    held_by_others = Reservation.objects.filter(
+    held_by_others = list(Reservation.objects.filter(
         box=box, state=ReservationState.ACCEPTED, expiry_date__gt=now, connector_id__in=[connector_id, 0]
-    ).exclude(id_tag=id_tag)
+    ).exclude(id_tag=id_tag).order_by("expiry_date"))
+    if not held_by_others:
+        return None  # the usual case, and one query: the tag's parent matters only beside a reservation
     parent = IdTag.objects.filter(id_tag=id_tag, parent__isnull=False).values_list("parent__id_tag", flat=True).first()
     if parent:
-        held_by_others = held_by_others.exclude(parent_id_tag=parent)
-    held_by_others = list(held_by_others.order_by("expiry_date"))
+        held_by_others = [reservation for reservation in held_by_others if reservation.parent_id_tag != parent]
     for reservation in held_by_others:
         if reservation.connector_id == connector_id:
             return reservation

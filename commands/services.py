@@ -15,7 +15,7 @@ from datetime import timedelta
 import orjson
 import redis
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from chargers.choices import ChargePointStatus
@@ -134,8 +134,6 @@ def remote_start_issue(
 
 
 def _remote_start_claim(*, box: ChargeBox, connector_id: int | None, id_tag: str):
-    from transactions.models import Transaction
-
     if (why := box_command_channel(box)) is not None:
         raise CommandRefused(why, field="chargeBoxSerialNumber")
     if connector_id is None:  # the box picks a connector (OCPP 1.6 §5.11): nothing to claim
@@ -149,9 +147,8 @@ def _remote_start_claim(*, box: ChargeBox, connector_id: int | None, id_tag: str
     if connector is None or connector_id == 0:
         raise CommandRefused(f"charge box {box.serial} has no connector {connector_id}", field="connectorId")
     now = timezone.now()
-    if connector.status in BUSY_STATUSES or Transaction.objects.filter(
-        connector=connector, stopped_at__isnull=True
-    ).exists():
+    in_session, claimed = _connector_taken(connector, now)
+    if connector.status in BUSY_STATUSES or in_session:
         raise CommandRefused("the connector is in use by another user", field="connectorId")
     if connector.status == ChargePointStatus.FAULTED:
         raise CommandRefused("the connector is faulted", field="connectorId")
@@ -161,9 +158,28 @@ def _remote_start_claim(*, box: ChargeBox, connector_id: int | None, id_tag: str
     # lets them, OCPP 1.6 §5.13), and a reservation we do not know of is the box's to enforce.
     if reservation_blocking(box=box, connector_id=connector_id, id_tag=id_tag, now=now) is not None:
         raise CommandRefused("the connector is reserved for another user", field="connectorId")
-    if _claimed(Command.objects.filter(connector=connector)):
+    if claimed:
         raise CommandRefused(ANOTHER_START_PENDING, field="connectorId")
     return connector, now + timedelta(seconds=settings.REMOTE_START_CLAIM_SECONDS)
+
+
+def _connector_taken(connector: Connector, now) -> tuple[bool, bool]:
+    """(a session is open on the connector, a remote start claims it), read once its row is locked.
+
+    A statement of its own after the lock, not a part of the locking one: in READ COMMITTED the
+    locking statement's subqueries see the database as it was before it waited for the lock, and
+    would miss the claim that the transaction it waited for has just committed. One statement for
+    both, as the reverse API issues a burst of starts one after another."""
+    from transactions.models import Transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {Transaction._meta.db_table}"
+            "                WHERE connector_id = %s AND stopped_at IS NULL),"
+            f"       EXISTS (SELECT 1 FROM {Command._meta.db_table} WHERE connector_id = %s AND claim_until > %s)",
+            [connector.pk, connector.pk, now],
+        )
+        return cursor.fetchone()
 
 
 ANOTHER_START_PENDING = "another remote start is pending on this connector"
