@@ -17,7 +17,7 @@ from chargers.choices import (
     Direction,
     RegistrationStatus,
 )
-from chargers.models import Alarm, ChargeBox, Connector, IdTag, JournalEntry
+from chargers.models import Alarm, ChargeBox, Connector, IdTag, JournalEntry, Station
 from evchong.errors import ChargeBoxNotAccepted, DomainError, UnknownChargeBox
 
 # Connector ids are stored as PostgreSQL integers.
@@ -115,45 +115,63 @@ def box_disconnected(*, box: ChargeBox, node: str) -> bool:
     return bool(ChargeBox.objects.filter(pk=box.pk, connected_node=node).update(connected_node=""))
 
 
-def box_boot(
-    *,
-    serial: str,
-    protocol: str,
-    vendor: str = "",
-    model: str = "",
-    charge_point_serial: str = "",
-    firmware_version: str = "",
-    iccid: str = "",
-    imsi: str = "",
-    meter_type: str = "",
-    meter_serial: str = "",
-) -> BootResult:
-    """Only registered boxes are accepted (EVCHONG 2.1); what the box says of itself is recorded."""
-    now = timezone.now()
-    box = ChargeBox.objects.filter(serial=serial).first()
-    if box is None:
-        return BootResult(RegistrationStatus.REJECTED, settings.HEARTBEAT_INTERVAL, now)
-    reported = {
-        "vendor": vendor,
-        "model": model,
-        "charge_point_serial": charge_point_serial,
-        "firmware_version": firmware_version,
-        "iccid": iccid,
-        "imsi": imsi,
-        "meter_type": meter_type,
-        "meter_serial": meter_serial,
-    }
-    for name, value in reported.items():
-        if value:
-            setattr(box, name, value)
-    box.last_seen = box.last_boot = now
-    box.protocol = protocol
-    if box.station_id is None and charge_point_serial:
-        from chargers.models import Station
+@dataclass(frozen=True)
+class BootReport:
+    """What a box says of itself when it boots; an empty field was not said."""
 
-        box.station = Station.objects.filter(code=charge_point_serial).first()
-    box.save()
-    return BootResult(box.registration_status, box.effective_heartbeat_interval, now)
+    serial: str
+    protocol: str
+    vendor: str = ""
+    model: str = ""
+    charge_point_serial: str = ""
+    firmware_version: str = ""
+    iccid: str = ""
+    imsi: str = ""
+    meter_type: str = ""
+    meter_serial: str = ""
+
+
+# The fields of a BootReport kept on the box under the same names.
+_BOOT_FIELDS = ("vendor", "model", "charge_point_serial", "firmware_version", "iccid", "imsi", "meter_type",
+                "meter_serial")
+
+
+def box_boot(**report) -> BootResult:
+    """One box's boot (``BootReport``'s fields), as ``box_boots`` records it."""
+    return box_boots([BootReport(**report)])[0]
+
+
+def box_boots(reports: list[BootReport]) -> list[BootResult]:
+    """Only registered boxes are accepted (EVCHONG 2.1); what a box says of itself is recorded, and a
+    box without a station joins the one its charge point serial number names.
+
+    Any number of boots in three statements (the boxes, the stations named, one UPDATE of what
+    changed): a reconnect storm brings thousands at once, and one by one each cost a read, a
+    station lookup and a save of every field."""
+    now = timezone.now()
+    boxes = {box.serial: box for box in ChargeBox.objects.filter(serial__in={report.serial for report in reports})}
+    named = {report.charge_point_serial for report in reports
+             if report.charge_point_serial and report.serial in boxes and boxes[report.serial].station_id is None}
+    stations = {station.code: station for station in Station.objects.filter(code__in=named)} if named else {}
+    results, booted = [], {}
+    for report in reports:
+        box = boxes.get(report.serial)
+        if box is None:
+            results.append(BootResult(RegistrationStatus.REJECTED, settings.HEARTBEAT_INTERVAL, now))
+            continue
+        for name in _BOOT_FIELDS:
+            if value := getattr(report, name):
+                setattr(box, name, value)
+        box.last_seen = box.last_boot = now
+        box.protocol = report.protocol
+        if box.station_id is None and report.charge_point_serial in stations:
+            box.station = stations[report.charge_point_serial]
+        booted[box.pk] = box
+        results.append(BootResult(box.registration_status, box.effective_heartbeat_interval, now))
+    if booted:
+        ChargeBox.objects.bulk_update(list(booted.values()),
+                                      [*_BOOT_FIELDS, "last_seen", "last_boot", "protocol", "station"])
+    return results
 
 
 def idtag_authorize(*, id_tag: str, now: datetime | None = None) -> IdTagInfo:

@@ -15,9 +15,11 @@ from django.utils import timezone
 from chargers.choices import Protocol
 from chargers.models import ChargeBox
 from chargers.services import (
+    BootReport,
+    BootResult,
     IdTagInfo,
     StatusReport,
-    box_boot,
+    box_boots,
     box_require_accepted,
     connector_status_report,
     connector_statuses_report,
@@ -111,9 +113,8 @@ def authorize(box: ChargeBox, payload: dict) -> dict:
     return {"idTagInfo": id_tag_info_out(idtag_authorize(id_tag=payload["idTag"]))}
 
 
-@handles("BootNotification", accepted_only=False)
-def boot_notification(box: ChargeBox, payload: dict) -> dict:
-    result = box_boot(
+def boot_report_in(box: ChargeBox, payload: dict) -> BootReport:
+    return BootReport(
         serial=box.serial,
         protocol=Protocol.OCPP16,
         vendor=payload["chargePointVendor"],
@@ -125,7 +126,21 @@ def boot_notification(box: ChargeBox, payload: dict) -> dict:
         meter_type=payload.get("meterType", ""),
         meter_serial=payload.get("meterSerialNumber", ""),
     )
+
+
+def boot_out(result: BootResult) -> dict:
     return {"status": result.status, "currentTime": time_out(result.current_time), "interval": result.interval}
+
+
+@handles("BootNotification", accepted_only=False)
+def boot_notification(box: ChargeBox, payload: dict) -> dict:
+    return boot_out(box_boots([boot_report_in(box, payload)])[0])
+
+
+@handles_batch("BootNotification")
+def boot_notification_batch(items: list[tuple[ChargeBox, dict]]) -> list[dict | OcppError]:
+    """A reconnect storm begins with a boot from every box: a batch's worth in three statements."""
+    return [boot_out(result) for result in box_boots([boot_report_in(box, payload) for box, payload in items])]
 
 
 @handles("DataTransfer", writes=False)

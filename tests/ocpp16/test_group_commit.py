@@ -173,3 +173,37 @@ def test_status_reports_of_a_batch_are_written_as_one_at_a_time_would_write_them
     assert held["GC-2", 1].status == "Charging"
     assert held["GC-3", 7].status == "Available"
     assert held["GC-4", 0].status == "Unavailable" and held["GC-4", 0].status_time is not None
+
+
+def boot(unique_id: str, **payload) -> str:
+    return json.dumps([2, unique_id, "BootNotification",
+                       {"chargePointVendor": "ACME", "chargePointModel": "M1", **payload}])
+
+
+def test_boots_of_a_batch_are_recorded_as_one_at_a_time_would_record_them(boxes):
+    from chargers.models import Station
+
+    station = Station.objects.create(code="ST-GC", name="Depot")
+    ChargeBox.objects.filter(pk=boxes[1].pk).update(registration_status="Pending", firmware_version="1.0",
+                                                    connected_node="node/1")
+    jobs = [
+        job(boxes[0], boot("joins-station", chargePointSerialNumber="ST-GC", firmwareVersion="2.1", iccid="8931")),
+        job(boxes[1], boot("pending")),  # not accepted: told so, and what it said is still recorded
+        job(boxes[2], boot("unknown-station", chargePointSerialNumber="NO-SUCH-STATION")),
+        job(boxes[3], boot("bad-schema", chargePointVendor=7)),  # refused alone, costs the others nothing
+        job(boxes[4], boot("first", firmwareVersion="3.0")),
+        job(boxes[4], boot("again", meterType="M-9")),  # the same box twice in a batch: both kept
+    ]
+    batch_write(jobs)
+    answers = {json.loads(j.answer)[1]: json.loads(j.answer) for j in jobs}
+    assert [answers[name][2]["status"] for name in ("joins-station", "pending", "unknown-station", "first", "again")] \
+        == ["Accepted", "Pending", "Accepted", "Accepted", "Accepted"]
+    assert answers["bad-schema"][0] == 4
+    held = {box.serial: box for box in ChargeBox.objects.all()}
+    assert (held["GC-0"].station_id, held["GC-0"].firmware_version, held["GC-0"].iccid) == (station.pk, "2.1", "8931")
+    assert held["GC-0"].last_boot is not None and held["GC-0"].protocol == "ocpp1.6"
+    # Fields a boot does not carry are left as they were, the connection's node among them.
+    assert (held["GC-1"].firmware_version, held["GC-1"].connected_node, held["GC-1"].vendor) == ("1.0", "node/1", "ACME")
+    assert held["GC-2"].station_id is None and held["GC-2"].charge_point_serial == "NO-SUCH-STATION"
+    assert held["GC-3"].last_boot is None
+    assert (held["GC-4"].firmware_version, held["GC-4"].meter_type) == ("3.0", "M-9")
