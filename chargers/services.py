@@ -397,8 +397,13 @@ def journal_record(*, box: ChargeBox, direction: str, protocol: str, action: str
 
 
 def journal_exchange(*, box: ChargeBox, protocol: str, action: str, request: str, answer: str) -> None:
-    """A request and its answer, journaled in one INSERT (request-answer protocols like EVCHONG)."""
-    JournalEntry.objects.bulk_create([
-        JournalEntry(box=box, direction=Direction.IN, protocol=protocol, action=action, payload=request),
-        JournalEntry(box=box, direction=Direction.OUT, protocol=protocol, action=action, payload=answer),
-    ])
+    """A request and its answer, journaled in one INSERT (request-answer protocols like EVCHONG).
+    Written as SQL: building the same INSERT through bulk_create cost a forward-API heartbeat as
+    much Python as everything else it does."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {JournalEntry._meta.db_table} (box_id, at, direction, protocol, action, payload)"
+            " VALUES (%s, %s, %s, %s, %s, %s), (%s, %s, %s, %s, %s, %s)",
+            [box.pk, now, Direction.IN, protocol, action, request, box.pk, now, Direction.OUT, protocol, action, answer],
+        )
