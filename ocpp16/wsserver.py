@@ -111,10 +111,10 @@ class Arrivals:
             reactor.callLater(0, self.admit_waiting)
 
     def admit_waiting(self) -> None:
-        # As many as there are places: each admitted box takes its place in ``enter``, during the
-        # handshake that ``go_on`` runs.
-        for _ in range(settings.OCPP_CONNECTING_MAX - self.connecting):
-            if not self.waiting:
+        # Each admitted box takes its place in ``enter``, during the handshake that ``go_on`` runs;
+        # one that went away meanwhile takes none, and the next has its turn.
+        for _ in range(len(self.waiting)):
+            if self.full():
                 return
             request = next(iter(self.waiting))
             self.forget(request)
