@@ -42,11 +42,25 @@ class BootResult:
     current_time: datetime
 
 
+def box_by_serial(serial: str) -> ChargeBox | None:
+    """``ChargeBox.objects.filter(serial=serial).first()``, written as SQL: the forward API reads a
+    box on every request, and building the query through the ORM cost three times the query
+    itself (0.35 against 0.1 ms of CPU). Every field of the box is a plain column: nothing needs
+    converting on the way from the database."""
+    fields = ChargeBox._meta.concrete_fields
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(field.column for field in fields)} FROM {ChargeBox._meta.db_table} WHERE serial = %s",
+            [serial],
+        )
+        row = cursor.fetchone()
+    return None if row is None else ChargeBox.from_db(connection.alias, [field.attname for field in fields], row)
+
+
 def box_get(*, serial: str, require_accepted: bool = True) -> ChargeBox:
-    try:
-        box = ChargeBox.objects.get(serial=serial)
-    except ChargeBox.DoesNotExist:
-        raise UnknownChargeBox(f"unknown charge box {serial!r}", field="chargeBoxSerialNumber") from None
+    box = box_by_serial(serial)
+    if box is None:
+        raise UnknownChargeBox(f"unknown charge box {serial!r}", field="chargeBoxSerialNumber")
     if require_accepted:
         box_require_accepted(box=box)
     return box

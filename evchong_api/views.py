@@ -14,11 +14,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chargers.choices import Protocol, RegistrationStatus
-from chargers.models import ChargeBox
 from chargers.services import (
     IdTagInfo,
     active_transaction_id,
     box_boot,
+    box_by_serial,
     box_get,
     box_touch,
     connector_status_report,
@@ -106,7 +106,7 @@ class ForwardView(ChunkedBody, APIView):
             if self.require_known_box:
                 box = box_get(serial=serial)
             else:
-                box = ChargeBox.objects.filter(serial=serial).first()
+                box = box_by_serial(serial)
             if box is not None:
                 check_box_credentials(Credentials(authorization), box)
                 box_touch(box=box, protocol=Protocol.EVCHONG)
