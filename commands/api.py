@@ -18,6 +18,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from chargers.models import ChargeBox
+from chargers.services import box_by_serial
 from commands.models import Command
 from commands.permissions import CanUseCommandApi, command_permitted
 from commands.services import command_issue, command_payload_for_schema, command_wait_async
@@ -69,7 +70,7 @@ def _holds_nul(value) -> bool:
 
 def _box_or_404(serial: str) -> ChargeBox:
     # A NUL (%00 in the URL) is in no serial, and PostgreSQL refuses it in a query (a 500 before).
-    box = ChargeBox.objects.filter(serial=serial).first() if "\x00" not in serial else None
+    box = box_by_serial(serial) if "\x00" not in serial else None
     if box is None:
         raise Http404(f"unknown charge box {serial}")
     return box

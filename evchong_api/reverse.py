@@ -22,7 +22,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from chargers.models import ChargeBox
+from chargers.services import box_by_serial
 from commands.models import Command, CommandState
 from commands.permissions import CanUseCommandApi, command_permitted
 from commands.services import command_issue, command_wait_async, remote_start_issue, remote_stop_issue
@@ -209,7 +209,7 @@ class ReverseView(ChunkedBody, APIView):
         data = serializer.validated_data
         if (why := command_permitted(user, self.method, {"type": data.get("type")} if "type" in data else {})):
             raise exceptions.PermissionDenied(why)
-        box = ChargeBox.objects.filter(serial=data["chargeBoxSerialNumber"]).first()
+        box = box_by_serial(data["chargeBoxSerialNumber"])
         if box is None:
             return None, data
         return self.issue(box, user, data), data

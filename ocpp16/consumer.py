@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 from chargers.choices import Direction, Protocol
 from chargers.models import ChargeBox
-from chargers.services import box_connected, box_disconnected, box_register
+from chargers.services import box_by_serial, box_connected, box_disconnected, box_register
 from commands.services import command_record_outcome
 from evchong.errors import DomainError
 from ocpp16.calls import ANSWERED, ERROR, OFFLINE, TIMEOUT, box_group, reply_push
@@ -86,7 +86,7 @@ def basic_credentials(scope: dict) -> tuple[str, str] | None:
 
 def box_for_connection(*, serial: str, credentials: tuple[str, str] | None) -> tuple[int, ChargeBox | None]:
     """(HTTP status, box) for a box asking to connect: 200, 404 unknown, 401 bad credentials."""
-    box = ChargeBox.objects.filter(serial=serial).first()
+    box = box_by_serial(serial)
     if box is None:
         return (200 if settings.OCPP_AUTO_REGISTER else 404), None
     # Security profile 1: HTTP Basic, username = the charge box id (OCPP-J 1.6 §6.2.2).
