@@ -476,6 +476,11 @@ class OcppBox:
         interval = float(self.configuration["MeterValueSampleInterval"][0]) or self.settings.meter_interval
         # A random phase: sessions that started together do not sample together.
         await asyncio.sleep(random.uniform(0, interval))
+        # A meter samples on its clock, every interval, however long the last report took to be
+        # answered (a late answer delays only the send of the next sample, as OCPP-J allows one
+        # CALL in flight): sleeping an interval after each answer instead would make the rate a
+        # fleet offers depend on the answer time it measures.
+        due = time.monotonic()
         while connector.transaction_id is not None and not self.stop.is_set():
             connector.metering = True
             try:
@@ -484,7 +489,8 @@ class OcppBox:
                 pass
             finally:
                 connector.metering = False
-            await asyncio.sleep(interval)
+            due += interval
+            await asyncio.sleep(max(due - time.monotonic(), 0))
 
     async def send_meter_values(self, connector: Connector, context: str = "Sample.Periodic") -> None:
         power = self.settings.power_w * random.uniform(0.95, 1.0)
