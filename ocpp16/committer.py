@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from chargers.choices import Direction, Protocol, RegistrationStatus
 from chargers.models import ChargeBox, JournalEntry
-from chargers.services import box_touch_due
+from chargers.services import box_touch_due, boxes_by_pk
 from evchong.bulk import copy_insert
 from evchong.errors import UnknownChargeBox
 from ocpp16.errors import ErrorCode, OcppError, error_for
@@ -100,7 +100,7 @@ def boxes_refresh(jobs: list[Job]) -> None:
     stale = {job.box.pk: job.box for job in jobs if not box_is_fresh(job.box)}
     if not stale:
         return
-    fresh = ChargeBox.objects.in_bulk(list(stale))
+    fresh = boxes_by_pk(list(stale))
     for pk, box in stale.items():
         if pk in fresh:
             for field_ in ChargeBox._meta.concrete_fields:
@@ -223,8 +223,12 @@ class Committer:
                 except queue.Empty:
                     break
             self.write(jobs)
+            # One wake-up of each event loop per batch, not one per frame.
+            by_loop: dict[asyncio.AbstractEventLoop, list[Job]] = {}
             for job in jobs:
-                job.future.get_loop().call_soon_threadsafe(settle, job)
+                by_loop.setdefault(job.future.get_loop(), []).append(job)
+            for loop, settled in by_loop.items():
+                loop.call_soon_threadsafe(settle, settled)
 
     def write(self, jobs: list[Job], *, alone: bool = False) -> None:
         try:
@@ -242,9 +246,10 @@ class Committer:
             self.write([job], alone=True)
 
 
-def settle(job: Job) -> None:
-    if not job.future.done():  # the consumer may have gone (its task cancelled) meanwhile
-        job.future.set_result(job.answer)
+def settle(jobs: list[Job]) -> None:
+    for job in jobs:
+        if not job.future.done():  # the consumer may have gone (its task cancelled) meanwhile
+            job.future.set_result(job.answer)
 
 
 _committer: Committer | None = None

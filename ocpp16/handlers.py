@@ -101,11 +101,11 @@ def id_tag_info_out(info: IdTagInfo) -> dict:
 def samples_in(meter_values: list[dict]) -> list[Sample]:
     # SampledValue's attributes are Sample's fields by name; what a box leaves out takes the
     # defaults OCPP 1.6 §7.43 gives them, which are Sample's defaults.
-    return [
-        Sample(timestamp=time_in(meter_value["timestamp"], "meterValue.timestamp"), **sampled_value)
-        for meter_value in meter_values
-        for sampled_value in meter_value["sampledValue"]
-    ]
+    samples = []
+    for meter_value in meter_values:
+        timestamp = time_in(meter_value["timestamp"], "meterValue.timestamp")  # once for all its values
+        samples.extend(Sample(timestamp=timestamp, **sampled_value) for sampled_value in meter_value["sampledValue"])
+    return samples
 
 
 @handles("Authorize", writes=False)

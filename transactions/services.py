@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from chargers.choices import AuthorizationStatus
 from chargers.models import ChargeBox
@@ -164,20 +164,23 @@ def meter_values_store(
     """Store every sampled value; replays are ignored by a unique constraint."""
     report = MeterReport(box, connector_id, transaction_id, samples)
     meter_report_check(report)
-    meter_reports_store([report], sessions={transaction_id: transaction_row} if transaction_row else None)
+    session_boxes = {transaction_id: transaction_row.box_id} if transaction_row else None
+    meter_reports_store([report], session_boxes=session_boxes)
 
 
-def meter_reports_store(reports: list[MeterReport], *, sessions: dict[int, Transaction] | None = None) -> None:
+def meter_reports_store(reports: list[MeterReport], *, session_boxes: dict[int, int] | None = None) -> None:
     """Store the sampled values of many reports (checked with meter_report_check) in one read of
     the sessions they name and one INSERT: the OCPP edge stores a whole batch of boxes' MeterValues
-    this way. A session id that is not the box's own is kept as reported, unlinked."""
-    if sessions is None:
+    this way. A session id that is not the box's own is kept as reported, unlinked.
+    ``session_boxes``: the box of each session named, when the caller has read them already."""
+    if session_boxes is None:
         named = {r.transaction_id for r in reports if r.samples and r.transaction_id and r.transaction_id > 0}
-        sessions = Transaction.objects.in_bulk(named) if named else {}
+        session_boxes = _session_boxes(list(named)) if named else {}
     rows = []
     for report in reports:
-        tx = sessions.get(report.transaction_id) if report.transaction_id else None
-        tx_id = tx.pk if tx is not None and tx.box_id == report.box.pk else None
+        tx_id = report.transaction_id if report.transaction_id else None
+        if tx_id is not None and session_boxes.get(tx_id) != report.box.pk:
+            tx_id = None
         for sample in report.samples:
             measurand = measurand_canonical(sample.measurand) or sample.measurand
             value, unit = normalise(sample.value, sample.unit, measurand)
@@ -188,6 +191,15 @@ def meter_reports_store(reports: list[MeterReport], *, sessions: dict[int, Trans
             ))
     if rows:
         copy_insert(MeterValue, METER_VALUE_FIELDS, rows, ignore_conflicts=True)
+
+
+def _session_boxes(transaction_ids: list[int]) -> dict[int, int]:
+    """The box of each of these sessions that exists. As SQL: through the ORM (``in_bulk``) this
+    read was a tenth of the server's time under steady ingest, all of it building model objects
+    of which only two columns were used."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, box_id FROM {Transaction._meta.db_table} WHERE id = ANY(%s)", [transaction_ids])
+        return dict(cursor.fetchall())
 
 
 METER_VALUE_FIELDS = (
