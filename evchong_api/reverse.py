@@ -32,7 +32,7 @@ from evchong_api.errors import drf_exception_handler, error_answer
 from evchong_api.fastpath import read_body, send_json
 from evchong_api.fields import EpochMillisField, StrictIntegerField, parse_iso
 from evchong_api.parsing import AnyAccept, ChunkedBody, EnvelopeError, EvchongParser, flatten, parse_body
-from evchong_api.serializers import INT32_MAX, box_serial
+from evchong_api.serializers import INT32_MAX, box_serial, validated
 
 ANSWER = inline_serializer(
     "ReverseAnswer",
@@ -204,9 +204,7 @@ class ReverseView(ChunkedBody, APIView):
         """Everything that needs the database, in DRF's order: who calls, may they, is the request
         well formed, then the command (None: no such box)."""
         user = command_api_user(authorization)
-        serializer = self.Input(data=flatten(read_document()))
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(self.Input, flatten(read_document()))
         if (why := command_permitted(user, self.method, {"type": data.get("type")} if "type" in data else {})):
             raise exceptions.PermissionDenied(why)
         box = box_by_serial(data["chargeBoxSerialNumber"])

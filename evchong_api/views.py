@@ -98,9 +98,7 @@ class ForwardView(ChunkedBody, APIView):
         work (identify, authenticate, touch, handle, journal) in one transaction, so that a
         request costs one commit, and in the caller's thread, so that it costs one thread hop on
         the lean path (evchong_api.fastpath) too."""
-        serializer = self.Input(data=flatten(document, self.envelope))
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = s.validated(self.Input, flatten(document, self.envelope))
         serial = data["chargeBoxSerialNumber"]
         with transaction.atomic():
             if self.require_known_box:
