@@ -14,7 +14,8 @@ Environment:
                       rest-heartbeat, rest-meter)
   BENCH_BASELINE=0    skip the baseline
   BENCH_SERVER=uvicorn  serve the system with uvicorn instead of daphne (make run SERVER=uvicorn)
-  WEB_PROCESSES=N     server processes on one socket (default 1, as make run)
+  WEB_PROCESSES=N     server processes on one socket (default as make run: one per core, at
+                      most 2); idle always runs one, as its target counts
   BENCH_SETTINGS=mod  DJANGO_SETTINGS_MODULE for the system (a module overriding evchong.settings)
   BENCH_DB_SET=a=b,.. PostgreSQL settings of the bench database (synchronous_commit=off, ...)
   BENCH_VAR=dir       services and logs (default var/bench); BENCH_RESULTS=dir where results go
@@ -40,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.system import BENCH_VAR, PREFIX, TAG_PREFIX, System, free_port, stop_process, wait_for_port  # noqa: E402
+from evchong.stack import web_processes  # noqa: E402
 
 RESULTS = ROOT / (os.environ.get("BENCH_RESULTS") or "bench/results")  # empty when make passes it unset
 TARGET_BOXES = 10_000
@@ -311,7 +313,9 @@ def run_system(plan: Plan, result: dict) -> None:
         system.start()
         scenarios = result["scenarios"]
         if plan.wants("idle"):
-            system.restart_web()  # a fresh process: its RSS before the fleet is the baseline
+            # One process, as the target counts (connections held by one server process); fresh,
+            # so that its RSS before the fleet is the baseline.
+            system.restart_web(processes=1)
             scenarios["idle"] = run_idle(system.url, plan, system.web.pid)
         steps = [
             ("storm", lambda: run_storm(system.url, plan)),
@@ -370,7 +374,7 @@ def main() -> int:
         "commit": commit(),
         "machine": machine(),
         "config": {"quick": plan.quick, "scale": plan.scale, "repeats": plan.repeats,
-                   "server": SERVER, "web_processes": int(os.environ.get("WEB_PROCESSES") or 1),
+                   "server": SERVER, "web_processes": web_processes(os.environ),
                    "settings": SETTINGS, "scale_note": scale_note,
                    "asgi_threads": os.environ.get("ASGI_THREADS"), "db_set": os.environ.get("BENCH_DB_SET")},
         "scenarios": {},

@@ -74,7 +74,9 @@ class System:
         self.web: subprocess.Popen | None = None  # the first (or only) server process
         self.webs: list[subprocess.Popen] = []
         # WEB_PROCESSES=N: N server processes on one socket, as `make run` reads it.
-        self.processes = int(os.environ.get("WEB_PROCESSES") or 1)
+        from evchong.stack import web_processes
+
+        self.processes = web_processes(os.environ)
         self.worker: subprocess.Popen | None = None
         self.settings = settings
         self.env: dict[str, str] = {}
@@ -105,13 +107,14 @@ class System:
         ])
         return self
 
-    def _start_web(self) -> None:
+    def _start_web(self, processes: int | None = None) -> None:
         from evchong.stack import web_commands
 
         # Exactly what `make run` serves with; its settings are read with the bench's services.
         os.environ.update({**self.services.environ(), "LOG_LEVEL": self.env["LOG_LEVEL"]})
         self.port = free_port()
-        commands, sockets = web_commands(sys.executable, "127.0.0.1", str(self.port), self.server, self.processes)
+        commands, sockets = web_commands(sys.executable, "127.0.0.1", str(self.port), self.server,
+                                         processes or self.processes)
         self.webs = [self._spawn("web", command, pass_fds=[sock.fileno() for sock in sockets]) for command in commands]
         for sock in sockets:
             sock.close()
@@ -146,11 +149,12 @@ class System:
         )
         self.token = out.stdout.strip().splitlines()[-1]
 
-    def restart_web(self) -> None:
-        """A fresh server process: RSS and caches from a previous scenario must not carry over."""
+    def restart_web(self, processes: int | None = None) -> None:
+        """Fresh server processes (``processes`` of them, else as configured): RSS and caches from a
+        previous scenario must not carry over."""
         for web in self.webs:
             stop_process(web)
-        self._start_web()
+        self._start_web(processes)
 
     def reset_state(self) -> None:
         """Forget what a scenario left behind (sessions, commands, journal) without re-provisioning."""

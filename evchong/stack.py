@@ -72,6 +72,14 @@ def listening_socket(host: str, port: str) -> socket.socket:
     return sock
 
 
+def web_processes(env) -> int:
+    """WEB_PROCESSES, else one server process per core up to two. A process serves its boxes on one
+    core (the GIL); a second one on a 2-core machine took REST requests from 780 to 985 a second
+    and the ingest's median answer from 347 to 247 ms (docs/performance.md). No more by default:
+    each process pools up to DB_POOL_MAX PostgreSQL connections, and PostgreSQL allows 100."""
+    return int(env.get("WEB_PROCESSES") or min(os.cpu_count() or 1, 2))
+
+
 def web_commands(py: str, host: str, port: str, server: str, processes: int) -> tuple[list[list[str]], list]:
     """(commands, sockets the commands inherit) for ``processes`` server processes of ``server``."""
     if server == "uvicorn":
@@ -95,7 +103,7 @@ def main() -> int:
     py = sys.executable
     # SERVER=uvicorn serves with uvicorn instead of daphne; WEB_PROCESSES=N runs N server
     # processes on one socket (the channel layer already routes commands between processes).
-    server, processes = env.get("SERVER", "daphne"), int(env.get("WEB_PROCESSES", "1"))
+    server, processes = env.get("SERVER", "daphne"), web_processes(env)
     children: list[subprocess.Popen] = []
     try:
         subprocess.run([py, "manage.py", "migrate", "--noinput"], env=env, check=True)

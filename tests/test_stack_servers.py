@@ -89,3 +89,13 @@ def test_each_server_choice_serves_both_edges(transactional_db, make_box, serve,
 def test_an_unknown_server_is_refused():
     with pytest.raises(SystemExit):
         web_commands(sys.executable, "127.0.0.1", "8000", "gunicorn", 1)
+
+
+def test_one_server_process_per_core_up_to_two_unless_told(monkeypatch):
+    from evchong import stack
+
+    for cores, expected in [(1, 1), (2, 2), (16, 2), (None, 1)]:
+        monkeypatch.setattr(stack.os, "cpu_count", lambda cores=cores: cores)
+        assert stack.web_processes({}) == expected
+        assert stack.web_processes({"WEB_PROCESSES": ""}) == expected  # make passes unset knobs as ""
+    assert stack.web_processes({"WEB_PROCESSES": "3"}) == 3
