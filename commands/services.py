@@ -226,17 +226,27 @@ def remote_stop_issue(*, box: ChargeBox, transaction_id: int, requested_by=None,
 
     payload = {"transactionId": transaction_id}
     try:
-        with transaction.atomic():
-            tx = Transaction.objects.select_for_update().filter(pk=transaction_id, box=box).first()
-            if tx is None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            # As SQL, as the remote start's claim: the reverse API issues stops in bursts too.
+            cursor.execute(
+                f"SELECT stopped_at IS NOT NULL FROM {Transaction._meta.db_table} WHERE id = %s AND box_id = %s"
+                " FOR UPDATE",
+                [transaction_id, box.pk],
+            )
+            found = cursor.fetchone()
+            if found is None:
                 raise CommandRefused(f"unknown transaction {transaction_id} on {box.serial}", field="transactionId")
-            if tx.stopped_at is not None:
+            if found[0]:
                 raise CommandRefused("the charging session has already stopped", field="transactionId")
             # A stop the box has accepted is still in flight until its StopTransaction arrives: like a
             # remote start, it claims the session for a while (a refusal or failure frees it at once).
-            if Command.objects.filter(
-                box=box, action=REMOTE_STOP, transaction_id=transaction_id, claim_until__gt=timezone.now()
-            ).exists():
+            # A statement of its own after the lock, for the reason _connector_taken gives.
+            cursor.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {Command._meta.db_table} WHERE box_id = %s AND action = %s"
+                "                AND transaction_id = %s AND claim_until > %s)",
+                [box.pk, REMOTE_STOP, transaction_id, timezone.now()],
+            )
+            if cursor.fetchone()[0]:
                 raise CommandRefused("a stop is already in flight for this session", field="transactionId")
             if (why := box_command_channel(box)) is not None:
                 raise CommandRefused(why, field="chargeBoxSerialNumber")
