@@ -94,6 +94,18 @@ def reservations_expire(*, now: datetime | None = None) -> int:
     ).update(state=ReservationState.EXPIRED, ended_at=now)
 
 
+def reservations_held_by_others(*, box: ChargeBox, connector_id: int, id_tag: str, now: datetime) -> tuple[str, list]:
+    """SQL (``FROM ... WHERE ...``) and its parameters for the reservations that may keep ``id_tag``
+    off ``connector_id``: accepted, not expired, for this connector or any (0), not made for the tag
+    itself. ``reservation_blocking`` decides among them; a caller may first ask whether there are any
+    in a statement of its own (the remote start does, with the connector's other checks)."""
+    return (
+        f"FROM {Reservation._meta.db_table} WHERE box_id = %s AND state = %s AND expiry_date > %s"
+        " AND connector_id IN (%s, 0) AND id_tag <> %s",
+        [box.pk, ReservationState.ACCEPTED, now, connector_id, id_tag],
+    )
+
+
 def reservation_blocking(
     *, box: ChargeBox, connector_id: int, id_tag: str, now: datetime | None = None
 ) -> Reservation | None:
@@ -106,11 +118,8 @@ def reservation_blocking(
     """
     now = now or timezone.now()
     # As SQL: every remote start asks, and building the query cost more than running it.
-    held_by_others = list(Reservation.objects.raw(
-        f"SELECT * FROM {Reservation._meta.db_table} WHERE box_id = %s AND state = %s AND expiry_date > %s"
-        " AND connector_id IN (%s, 0) AND id_tag <> %s ORDER BY expiry_date",
-        [box.pk, ReservationState.ACCEPTED, now, connector_id, id_tag],
-    ))
+    held, params = reservations_held_by_others(box=box, connector_id=connector_id, id_tag=id_tag, now=now)
+    held_by_others = list(Reservation.objects.raw(f"SELECT * {held} ORDER BY expiry_date", params))
     if not held_by_others:
         return None  # the usual case, and one query: the tag's parent matters only beside a reservation
     parent = IdTag.objects.filter(id_tag=id_tag, parent__isnull=False).values_list("parent__id_tag", flat=True).first()

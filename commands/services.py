@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from chargers.choices import ChargePointStatus
 from chargers.models import ChargeBox, Connector
-from chargers.reservations import reservation_blocking, reservation_request
+from chargers.reservations import reservation_blocking, reservation_request, reservations_held_by_others
 from chargers.services import connector_read
 from commands.effects import command_effect_apply, moment_in
 from commands.models import OPEN_STATES, Command, CommandState
@@ -148,7 +148,7 @@ def _remote_start_claim(*, box: ChargeBox, connector_id: int | None, id_tag: str
     if connector is None:
         raise CommandRefused(f"charge box {box.serial} has no connector {connector_id}", field="connectorId")
     now = timezone.now()
-    in_session, claimed = _connector_taken(connector, now)
+    in_session, claimed, reserved = _connector_taken(connector, now, id_tag)
     if connector.status in BUSY_STATUSES or in_session:
         raise CommandRefused("the connector is in use by another user", field="connectorId")
     if connector.status == ChargePointStatus.FAULTED:
@@ -157,28 +157,33 @@ def _remote_start_claim(*, box: ChargeBox, connector_id: int | None, id_tag: str
         raise CommandRefused("the connector is unavailable", field="connectorId")
     # Our reservations decide, not the connector's Reserved status: the holder may start (the box
     # lets them, OCPP 1.6 §5.13), and a reservation we do not know of is the box's to enforce.
-    if reservation_blocking(box=box, connector_id=connector_id, id_tag=id_tag, now=now) is not None:
+    if reserved and reservation_blocking(box=box, connector_id=connector_id, id_tag=id_tag, now=now) is not None:
         raise CommandRefused("the connector is reserved for another user", field="connectorId")
     if claimed:
         raise CommandRefused(ANOTHER_START_PENDING, field="connectorId")
     return connector, now + timedelta(seconds=settings.REMOTE_START_CLAIM_SECONDS)
 
 
-def _connector_taken(connector: Connector, now) -> tuple[bool, bool]:
-    """(a session is open on the connector, a remote start claims it), read once its row is locked.
+def _connector_taken(connector: Connector, now, id_tag: str) -> tuple[bool, bool, bool]:
+    """(a session is open on the connector, a remote start claims it, a reservation of someone else's
+    may keep ``id_tag`` off it), read once its row is locked.
 
     A statement of its own after the lock, not a part of the locking one: in READ COMMITTED the
     locking statement's subqueries see the database as it was before it waited for the lock, and
     would miss the claim that the transaction it waited for has just committed. One statement for
-    both, as the reverse API issues a burst of starts one after another."""
+    all three, as the reverse API issues a burst of starts one after another: every round trip of
+    the issue step also waits for the interpreter lock (docs/performance.md)."""
     from transactions.models import Transaction
 
+    held, held_params = reservations_held_by_others(box=connector.box, connector_id=connector.connector_id,
+                                                    id_tag=id_tag, now=now)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT EXISTS (SELECT 1 FROM {Transaction._meta.db_table}"
             "                WHERE connector_id = %s AND stopped_at IS NULL),"
-            f"       EXISTS (SELECT 1 FROM {Command._meta.db_table} WHERE connector_id = %s AND claim_until > %s)",
-            [connector.pk, connector.pk, now],
+            f"       EXISTS (SELECT 1 FROM {Command._meta.db_table} WHERE connector_id = %s AND claim_until > %s),"
+            f"       EXISTS (SELECT 1 {held})",
+            [connector.pk, connector.pk, now, *held_params],
         )
         return cursor.fetchone()
 
