@@ -193,15 +193,13 @@ OCPP_PING_TIMEOUT = env_int("OCPP_PING_TIMEOUT", 60)  # seconds without a pong b
 # to the first answer, usually their BootNotification's). More wait for a place, at most
 # OCPP_WAITING_MAX of them for at most OCPP_ADMISSION_WAIT seconds (0: none waits); the rest are
 # answered HTTP 503 with Retry-After (seconds) before the upgrade, and come back later. The wait
-# stays well under the ten seconds or more that WebSocket clients commonly allow a handshake. A
+# stays under the ten seconds or more that WebSocket clients commonly allow a handshake. A
 # refused box comes back several seconds later and is refused again while the storm lasts: with
 # 1,000 waiting for 5 s, 10,000 boxes at once were refused 29,500 times and all in only after 85 s;
-# with 5,000 for 9 s (OCPP_WAITING_MAX=5000 OCPP_ADMISSION_WAIT=9), about 10,700 times and all in
-# after 54-66 s (docs/performance.md). Not the default yet: with it, a conformance test of calls
-# through the operations API failed when run after the enum tests (commands left queued or sent).
+# with 5,000 for 9 s, about 10,700 times and all in after 54-66 s (docs/performance.md).
 OCPP_CONNECTING_MAX = env_int("OCPP_CONNECTING_MAX", 64)
-OCPP_ADMISSION_WAIT = env_float("OCPP_ADMISSION_WAIT", 5)
-OCPP_WAITING_MAX = env_int("OCPP_WAITING_MAX", 1000)
+OCPP_ADMISSION_WAIT = env_float("OCPP_ADMISSION_WAIT", 9)
+OCPP_WAITING_MAX = env_int("OCPP_WAITING_MAX", 5000)
 OCPP_BUSY_RETRY_AFTER = env_int("OCPP_BUSY_RETRY_AFTER", 5)
 # Seconds a box's WebSocket handshake may take before daphne gives up on it (daphne's default: 5).
 OCPP_HANDSHAKE_TIMEOUT = env_int("OCPP_HANDSHAKE_TIMEOUT", 20)
