@@ -24,6 +24,7 @@ from chargers.reservations import reservation_blocking, reservation_request, res
 from chargers.services import connector_read
 from commands.effects import command_effect_apply, moment_in
 from commands.models import OPEN_STATES, Command, CommandState
+from evchong.bulk import assignments
 from evchong.errors import DomainError
 
 REMOTE_START = "RemoteStartTransaction"
@@ -333,12 +334,11 @@ def _settle(command_id: int, fields: dict) -> Command | None:
     """The open command with ``fields`` set, in one statement (UPDATE ... RETURNING), or None when
     it is no longer open. Every answer from a box comes through here: an update and then a read
     back through the ORM cost twice the CPU of the rest of recording it."""
-    meta = Command._meta
-    columns = [meta.get_field(name) for name in fields]
+    assigned, values = assignments(Command, fields)
     return next(iter(Command.objects.raw(
-        f"UPDATE {meta.db_table} SET {', '.join(f'{field.column} = %s' for field in columns)}"
+        f"UPDATE {Command._meta.db_table} SET {assigned}"
         f" WHERE id = %s AND state IN ({', '.join(['%s'] * len(OPEN_STATES))}) RETURNING *",
-        [*(field.get_db_prep_save(fields[field.name], connection) for field in columns), command_id, *OPEN_STATES],
+        [*values, command_id, *OPEN_STATES],
     )), None)
 
 

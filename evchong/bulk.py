@@ -71,3 +71,13 @@ def _insert_values(table: str, column_list: str, width: int, rows: list[Sequence
             f"{' ON CONFLICT DO NOTHING' if ignore_conflicts else ''}",
             [value for values in rows for value in values],
         )
+
+
+def assignments(model: type[models.Model], fields: dict) -> tuple[str, list]:
+    """The SET list of an UPDATE written as SQL ("state = %s, answered_at = %s") and its values,
+    prepared as the model's fields prepare them for the database (JSON, datetimes, choices): for
+    the hot paths that update and read back a row in one UPDATE ... RETURNING."""
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    return (", ".join(f"{field.column} = %s" for field in columns),
+            [field.get_db_prep_save(fields[field.name], connection) for field in columns])

@@ -11,7 +11,7 @@ from chargers.choices import AuthorizationStatus
 from chargers.models import ChargeBox, Connector
 from chargers.reservations import reservation_use
 from chargers.services import CONNECTOR_ID_MAX, IdTagInfo, connector_get, idtag_authorize
-from evchong.bulk import copy_insert
+from evchong.bulk import assignments, copy_insert
 from evchong.errors import DomainError
 from smartcharging.services import charging_profiles_end_with_session
 from transactions.choices import Location, ReadingContext, Reason, ValueFormat
@@ -161,14 +161,12 @@ def _session_close(*, box: ChargeBox, transaction_id: int, **fields) -> tuple[Tr
     in one statement that locks, updates and reads it back (energy_wh is computed by the database);
     (None, 0) when there is no such open session. Through the ORM this was a locking read, a save, a
     read of energy_wh and one of the connector: four round trips and most of a stop's CPU."""
-    table, meta = Transaction._meta.db_table, Transaction._meta
-    columns = [meta.get_field(name) for name in fields]
+    assigned, values = assignments(Transaction, fields)
     found = list(Transaction.objects.raw(
-        f"UPDATE {table} AS t SET {', '.join(f'{field.column} = %s' for field in columns)}"
-        f" FROM {Connector._meta.db_table} AS k"
+        f"UPDATE {Transaction._meta.db_table} AS t SET {assigned} FROM {Connector._meta.db_table} AS k"
         " WHERE t.id = %s AND t.box_id = %s AND t.stopped_at IS NULL AND k.id = t.connector_id"
         " RETURNING t.*, k.connector_id AS connector_number",
-        [*(field.get_db_prep_save(fields[field.name], connection) for field in columns), transaction_id, box.pk],
+        [*values, transaction_id, box.pk],
     ))
     return (found[0], found[0].connector_number) if found else (None, 0)
 
