@@ -30,3 +30,8 @@ http_app = ReverseAPI(ForwardAPI(django_asgi_app))
 # Charge boxes send no Origin header, so the OCPP route must not sit behind
 # AllowedHostsOriginValidator.
 application = ProtocolTypeRouter({"http": http_app, "websocket": URLRouter(websocket_urlpatterns)})
+
+from evchong import gctuning  # noqa: E402
+
+# Last: what is loaded by now lives as long as the process (evchong.gctuning).
+gctuning.tune()

@@ -75,6 +75,9 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "evchong.urls"
 ASGI_APPLICATION = "evchong.asgi.application"
+# Net allocations between two young garbage collections in a server process (CPython: 700; 0
+# keeps CPython's defaults). See evchong.gctuning.
+GC_YOUNG_THRESHOLD = env_int("GC_YOUNG_THRESHOLD", 10000)
 
 TEMPLATES = [
     {
