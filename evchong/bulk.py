@@ -1,4 +1,5 @@
-"""Bulk inserts through PostgreSQL's COPY, for the few tables written at the rate boxes send.
+"""Bulk inserts through PostgreSQL's COPY, for the few tables written at the rate boxes send, and
+the SET list of the hot paths' UPDATE ... RETURNING (``assignments``).
 
 A batch of a few hundred boxes' MeterValues is about a thousand rows. ``bulk_create`` spends most
 of its time in Python on them (preparing every field of every row, then psycopg quoting the

@@ -12,8 +12,9 @@ leaves behind.
   walked it again.
 - The young generation is collected after GC_YOUNG_THRESHOLD net allocations instead of 700, so
   the objects of frames still in flight are mostly gone before a collection looks at them. The
-  older generations keep CPython's ratios (10 and 10), so cycles are still found, later: a full
-  collection comes about a hundred times less often.
+  older generations keep CPython's ratios (10 and 10), so cycles are still found, later: about
+  fourteen times as many net allocations pass between two full collections, and under the bench's
+  ingest none ran in a minute where ten had.
 """
 
 from __future__ import annotations
