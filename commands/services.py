@@ -22,6 +22,7 @@ from chargers.choices import ChargePointStatus
 from chargers.models import ChargeBox, Connector
 from chargers.reservations import reservation_blocking, reservation_request, reservations_held_by_others
 from chargers.services import connector_read
+from commands.dispatch import dispatch_on_commit
 from commands.effects import command_effect_apply, moment_in
 from commands.models import OPEN_STATES, Command, CommandState
 from evchong.bulk import assignments
@@ -76,9 +77,7 @@ def _create(*, box, action, payload, requested_by, source, **extra) -> Command:
     command = Command.objects.create(
         box=box, action=action, payload=payload, requested_by=requested_by, source=source, **extra
     )
-    from commands.tasks import deliver_command
-
-    transaction.on_commit(lambda: deliver_command.delay(command.pk))
+    dispatch_on_commit(command.pk)
     return command
 
 
@@ -274,27 +273,26 @@ def _refused(*, box, action, payload, requested_by, source, refusal: DomainError
     )
 
 
-def command_claim_delivery(command_id: int) -> Command | None:
-    """Claim delivery: the command, with what its box's delivery needs (serial, protocol, where it
-    is connected), for the one task run that may send; None for any other run (a redelivered task).
+def command_claim_delivery(command_ids: list[int]) -> list[Command]:
+    """Claim delivery: of ``command_ids``, the commands this task run may send, with what their
+    boxes' delivery needs (serial, protocol, where each is connected); none that another run
+    claimed first (a redelivered task) or that is no longer queued.
 
-    One statement, where a claim and then a read were two round trips to PostgreSQL on every
-    delivery, the worker's main cost under a burst of reverse calls."""
+    One statement for the lot, where a claim and then a read were two round trips to PostgreSQL
+    for every command, the worker's main cost under a burst of reverse calls."""
     command_table, box_table = Command._meta.db_table, ChargeBox._meta.db_table
     claimed = list(Command.objects.raw(
         f"UPDATE {command_table} AS c SET state = %s, sent_at = %s FROM {box_table} AS b"
-        f" WHERE c.id = %s AND c.state = %s AND b.id = c.box_id"
+        f" WHERE c.id = ANY(%s) AND c.state = %s AND b.id = c.box_id"
         " RETURNING c.id, c.box_id, c.action, c.payload, c.created,"
         " b.serial AS box_serial, b.protocol AS box_protocol, b.connected_node AS box_connected_node",
-        [CommandState.SENT, timezone.now(), command_id, CommandState.QUEUED],
+        [CommandState.SENT, timezone.now(), list(command_ids), CommandState.QUEUED],
     ))
-    if not claimed:
-        return None
-    command = claimed[0]
-    command.state = CommandState.SENT
-    command.box = ChargeBox(pk=command.box_id, serial=command.box_serial, protocol=command.box_protocol,
-                            connected_node=command.box_connected_node)
-    return command
+    for command in claimed:
+        command.state = CommandState.SENT
+        command.box = ChargeBox(pk=command.box_id, serial=command.box_serial, protocol=command.box_protocol,
+                                connected_node=command.box_connected_node)
+    return sorted(claimed, key=lambda command: command.pk)  # in the order they were issued
 
 
 def command_record_outcome(*, command_id: int, outcome: dict) -> Command | None:
