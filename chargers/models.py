@@ -1,11 +1,10 @@
-import hashlib
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.hashers import check_password, make_password
 from django.db import models
 from django.utils import timezone
 
+from chargers import credentials
 from chargers.choices import (
     AuthorizationStatus,
     ChargePointErrorCode,
@@ -15,22 +14,6 @@ from chargers.choices import (
     RegistrationStatus,
     ReservationState,
 )
-
-def _password_matches(password_hash: str, raw: str) -> bool:
-    # PBKDF2 costs ~0.5 s by design; boxes authenticate every request (EVCHONG) or connection
-    # (OCPP), so a success is remembered by (stored hash, digest of the password).
-    key = (password_hash, hashlib.sha256(raw.encode()).digest())
-    if key in _good_credentials:
-        return True
-    if check_password(raw, password_hash):
-        if len(_good_credentials) > 50_000:
-            _good_credentials.clear()
-        _good_credentials.add(key)
-        return True
-    return False
-
-
-_good_credentials: set[tuple[str, bytes]] = set()
 
 # Boxes on these protocols hold a connection open: they are offline as soon as it closes.
 CONNECTED_PROTOCOLS = frozenset({Protocol.OCPP16})
@@ -56,6 +39,8 @@ class ChargeBox(models.Model):
         max_length=10, choices=RegistrationStatus.choices, default=RegistrationStatus.ACCEPTED
     )
     password_hash = models.CharField(max_length=200, blank=True, help_text="empty: no authentication")
+    # The last password that passed the check, as an HMAC keyed with SECRET_KEY (chargers.credentials).
+    credential_verifier = models.CharField(max_length=64, blank=True, default="", editable=False)
     vendor = models.CharField(max_length=50, blank=True)
     model = models.CharField(max_length=50, blank=True)
     charge_point_serial = models.CharField(max_length=25, blank=True)
@@ -84,10 +69,23 @@ class ChargeBox(models.Model):
         return self.serial
 
     def set_password(self, raw: str | None) -> None:
-        self.password_hash = make_password(raw) if raw else ""
+        self.password_hash = credentials.password_hash(raw)
+        self.credential_verifier = credentials.verifier(self.password_hash, raw) if raw else ""
 
     def check_password(self, raw: str) -> bool:
-        return bool(self.password_hash) and _password_matches(self.password_hash, raw)
+        """Whether ``raw`` is the box's password: one HMAC for a password seen before, else the full
+        check, whose success is then remembered on the row (chargers.credentials)."""
+        if not self.password_hash:
+            return False
+        if credentials.verifier_matches(self.credential_verifier, self.password_hash, raw):
+            return True
+        if not credentials.password_matches(self.password_hash, raw):
+            return False
+        self.credential_verifier = credentials.verifier(self.password_hash, raw)
+        # Only while the hash is still the one checked: a password set meanwhile stays in force.
+        ChargeBox.objects.filter(pk=self.pk, password_hash=self.password_hash).update(
+            credential_verifier=self.credential_verifier)
+        return True
 
     @property
     def requires_auth(self) -> bool:

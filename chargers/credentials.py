@@ -1,0 +1,45 @@
+"""Charge-box credentials (HTTP Basic: OCPP security profile 1, the EVCHONG forward API).
+
+The password is stored as Django stores users' (PBKDF2, about 0.3 s of CPU per check by design).
+Boxes authenticate on every connection (OCPP) or request (EVCHONG), so a check that succeeded is
+remembered on the box's row as a verifier: an HMAC, keyed with SECRET_KEY, of the stored hash and
+the password. A box presenting the same password again costs one HMAC, in every server process
+and after a restart. That matters most after a power cut, when every box reconnects at once to
+servers that remember nothing: 10,000 boxes at 0.3 s each were 50 minutes of one core, where the
+boxes' own set-ups take about a minute (docs/performance.md).
+
+The verifier is worth nothing without SECRET_KEY, which does not live in the database. A password
+that does not match the verifier still gets the full PBKDF2 check (the verifier may have been made
+with a key since rotated away), so a wrong password costs what it cost before.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+_SALT = "evchong.chargers.credentials"
+
+
+def password_hash(raw: str | None) -> str:
+    """The stored form of a box's password; empty (no authentication) for none."""
+    return make_password(raw) if raw else ""
+
+
+def verifier(hashed: str, raw: str, secret: str | None = None) -> str:
+    return salted_hmac(_SALT, f"{hashed}\0{raw}", secret=secret, algorithm="sha256").hexdigest()
+
+
+def verifier_matches(remembered: str, hashed: str, raw: str) -> bool:
+    """Whether ``remembered`` was made from this hash and password, with SECRET_KEY or one of its
+    fallbacks (a key being rotated)."""
+    if not remembered:
+        return False
+    return any(constant_time_compare(remembered, verifier(hashed, raw, secret))
+               for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS])
+
+
+def password_matches(hashed: str, raw: str) -> bool:
+    """The full check against the stored hash."""
+    return bool(hashed) and check_password(raw, hashed)
