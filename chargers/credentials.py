@@ -32,13 +32,14 @@ def verifier(hashed: str, raw: str, secret: str | None = None) -> str:
     return salted_hmac(_SALT, f"{hashed}\0{raw}", secret=secret, algorithm="sha256").hexdigest()
 
 
-def verifier_matches(remembered: str, hashed: str, raw: str) -> bool:
-    """Whether ``remembered`` was made from this hash and password, with SECRET_KEY or one of its
-    fallbacks (a key being rotated)."""
-    if not remembered:
-        return False
-    return any(constant_time_compare(remembered, verifier(hashed, raw, secret))
-               for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS])
+def verifier_key(remembered: str, hashed: str, raw: str) -> str | None:
+    """The key that made ``remembered`` from this hash and password: SECRET_KEY, one of its
+    fallbacks (a key being rotated out), or None when none did."""
+    if remembered:
+        for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]:
+            if constant_time_compare(remembered, verifier(hashed, raw, secret)):
+                return secret
+    return None
 
 
 def password_matches(hashed: str, raw: str) -> bool:

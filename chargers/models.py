@@ -77,9 +77,11 @@ class ChargeBox(models.Model):
         check, whose success is then remembered on the row (chargers.credentials)."""
         if not self.password_hash:
             return False
-        if credentials.verifier_matches(self.credential_verifier, self.password_hash, raw):
+        key = credentials.verifier_key(self.credential_verifier, self.password_hash, raw)
+        if key == settings.SECRET_KEY:
             return True
-        if not credentials.password_matches(self.password_hash, raw):
+        # Not remembered, or remembered under a key being rotated out: made again with today's key.
+        if key is None and not credentials.password_matches(self.password_hash, raw):
             return False
         self.credential_verifier = credentials.verifier(self.password_hash, raw)
         # Only while the hash is still the one checked: a password set meanwhile stays in force.
