@@ -10,11 +10,15 @@ with 400 boxes: all in after 71-106 s with hundreds of handshakes dropped when n
 remembered, 4-6 s with none dropped when the rows remembered them (docs/performance.md).
 
 The verifier is worth nothing without SECRET_KEY, which does not live in the database. A password
-that does not match the verifier still gets the full PBKDF2 check (the verifier may have been made
-with a key since rotated away), so a wrong password costs what it cost before.
+that does not match the verifier gets the full PBKDF2 check (the verifier may have been made with a
+key since rotated away). A password found wrong is remembered too, in the process's memory: a box
+left with a stale password retries every few seconds, each full check took 0.3 s of CPU, and a
+wrong password stays wrong for as long as the stored hash stays the same.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
@@ -42,6 +46,21 @@ def verifier_key(remembered: str, hashed: str, raw: str) -> str | None:
     return None
 
 
+# (stored hash, SHA-256 of a password found wrong for it); bounded, not expiring (see above).
+_refused: set[tuple[str, bytes]] = set()
+REFUSED_MAX = 10_000
+
+
 def password_matches(hashed: str, raw: str) -> bool:
-    """The full check against the stored hash."""
-    return bool(hashed) and check_password(raw, hashed)
+    """The full check against the stored hash, once per wrong password."""
+    if not hashed:
+        return False
+    refusal = (hashed, hashlib.sha256(raw.encode()).digest())
+    if refusal in _refused:
+        return False
+    if check_password(raw, hashed):
+        return True
+    if len(_refused) >= REFUSED_MAX:
+        _refused.clear()
+    _refused.add(refusal)
+    return False

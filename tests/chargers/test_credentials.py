@@ -10,15 +10,16 @@ from chargers.models import ChargeBox
 
 @pytest.fixture
 def slow_checks(monkeypatch):
-    """Counts the full checks against the stored hash."""
+    """Counts the PBKDF2 checks against the stored hash."""
     calls = []
-    real = credentials.password_matches
+    real = credentials.check_password
 
-    def counted(hashed, raw):
+    def counted(raw, hashed):
         calls.append(raw)
-        return real(hashed, raw)
+        return real(raw, hashed)
 
-    monkeypatch.setattr(credentials, "password_matches", counted)
+    monkeypatch.setattr(credentials, "check_password", counted)
+    monkeypatch.setattr(credentials, "_refused", set())
     return calls
 
 
@@ -30,6 +31,17 @@ def test_a_password_set_is_checked_without_pbkdf2(make_box, slow_checks):
     assert slow_checks == []
     assert not fresh.check_password("key-0123456789abcdeX")
     assert slow_checks == ["key-0123456789abcdeX"]  # a wrong password gets the full check
+
+
+@pytest.mark.django_db
+def test_a_wrong_password_repeated_costs_one_full_check_until_the_password_changes(make_box, slow_checks):
+    box = make_box("CR-6", password="right-password-16")
+    for _ in range(5):  # a box left with a stale password, retrying
+        assert not ChargeBox.objects.get(pk=box.pk).check_password("stale-password-16")
+    assert slow_checks == ["stale-password-16"]
+    box.set_password("stale-password-16")  # the operator gives in: the new hash is checked afresh
+    box.save()
+    assert ChargeBox.objects.get(pk=box.pk).check_password("stale-password-16")
 
 
 @pytest.mark.django_db
