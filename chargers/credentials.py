@@ -9,7 +9,10 @@ servers that remember nothing: 10,000 boxes at 0.3 s each are 50 minutes of one 
 with 400 boxes: all in after 71-106 s with hundreds of handshakes dropped when no success was
 remembered, 4-6 s with none dropped when the rows remembered them (docs/performance.md).
 
-The verifier is worth nothing without SECRET_KEY, which does not live in the database. A password
+The verifier is worth nothing without SECRET_KEY, which does not live in the database; whoever
+holds both the database and SECRET_KEY can test guesses at HMAC speed instead of PBKDF2 speed, so
+the password is then only as strong as itself (OCPP's security profiles ask for 16 characters or
+more, random). A deployment must set its own SECRET_KEY (README). A password
 that does not match the verifier gets the full PBKDF2 check (the verifier may have been made with a
 key since rotated away). A password found wrong is remembered too, in the process's memory: a box
 left with a stale password retries every few seconds, each full check took 0.3 s of CPU, and a
@@ -18,7 +21,8 @@ wrong password stays wrong for as long as the stored hash stays the same.
 
 from __future__ import annotations
 
-import hashlib
+import hmac
+import os
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
@@ -46,8 +50,10 @@ def verifier_key(remembered: str, hashed: str, raw: str) -> str | None:
     return None
 
 
-# (stored hash, SHA-256 of a password found wrong for it); bounded, not expiring (see above).
+# (stored hash, HMAC of a password found wrong for it under a key of this process's own, so that
+# not even a memory dump holds a plain digest of someone's near-miss); bounded, not expiring.
 _refused: set[tuple[str, bytes]] = set()
+_REFUSED_KEY = os.urandom(32)
 REFUSED_MAX = 10_000
 
 
@@ -55,7 +61,7 @@ def password_matches(hashed: str, raw: str) -> bool:
     """The full check against the stored hash, once per wrong password."""
     if not hashed:
         return False
-    refusal = (hashed, hashlib.sha256(raw.encode()).digest())
+    refusal = (hashed, hmac.digest(_REFUSED_KEY, raw.encode(), "sha256"))
     if refusal in _refused:
         return False
     if check_password(raw, hashed):

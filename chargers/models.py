@@ -39,8 +39,9 @@ class ChargeBox(models.Model):
         max_length=10, choices=RegistrationStatus.choices, default=RegistrationStatus.ACCEPTED
     )
     password_hash = models.CharField(max_length=200, blank=True, help_text="empty: no authentication")
-    # The last password that passed the check, as an HMAC keyed with SECRET_KEY (chargers.credentials).
-    credential_verifier = models.CharField(max_length=64, blank=True, default="", editable=False)
+    # The password as last set or last found right, as an HMAC keyed with SECRET_KEY (chargers.credentials).
+    # db_default: processes of the release before this column still insert boxes during an upgrade.
+    credential_verifier = models.CharField(max_length=64, blank=True, default="", db_default="", editable=False)
     vendor = models.CharField(max_length=50, blank=True)
     model = models.CharField(max_length=50, blank=True)
     charge_point_serial = models.CharField(max_length=25, blank=True)

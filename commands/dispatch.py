@@ -30,19 +30,24 @@ class Dispatcher:
         self._ids: list[int] = []
         self._busy = False
         self._condition = threading.Condition()
+        self._thread: threading.Thread | None = None
         self._pid = 0
 
     def add(self, command_id: int) -> None:
         with self._condition:
-            # Started on first use, and again in a forked child, which has the list but not the thread.
-            if self._pid != os.getpid():
-                self._pid, self._ids, self._busy = os.getpid(), [], False
-                threading.Thread(target=self._run, name="evchong-dispatch", daemon=True).start()
+            if self._pid != os.getpid():  # a forked child has the list, but not the thread
+                self._pid, self._ids, self._busy, self._thread = os.getpid(), [], False, None
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="evchong-dispatch", daemon=True)
+                self._thread.start()
             self._ids.append(command_id)
             self._condition.notify_all()
 
     def flush(self, timeout: float = 5) -> bool:
-        """Wait until every id added so far is published (a process about to exit)."""
+        """Wait until nothing is waiting to be published nor being published (a process about to
+        exit); False if that did not happen within ``timeout``."""
+        if self._pid != os.getpid():
+            return True  # nothing was added in this process
         with self._condition:
             return self._condition.wait_for(lambda: not self._ids and not self._busy, timeout)
 
@@ -72,20 +77,26 @@ def _publish(ids: list[int]) -> None:
 
 
 def _fail(ids: list[int]) -> None:
+    """Commands whose message may not have reached the broker end as failed, those still queued
+    only: a publish that raised may still have been queued, and a worker may have sent it already.
+    Never raises: this thread must live on for the commands that come next."""
     from django.db import connection
 
+    from commands.models import CommandState
     from commands.services import command_record_outcome
 
+    outcome = {"status": "error", "code": "InternalError",
+               "description": "the command could not be handed to the workers (message broker unavailable)"}
+    for command_id in ids:
+        try:
+            command_record_outcome(command_id=command_id, outcome=outcome, states=[CommandState.QUEUED])
+        except Exception:
+            # The row may be settled while waking its waiter failed (the broker is our Redis too).
+            log.exception("command %s: its failure could not be recorded, or its waiter woken", command_id)
     try:
-        for command_id in ids:
-            try:
-                command_record_outcome(command_id=command_id, outcome={
-                    "status": "error", "code": "InternalError",
-                    "description": "the command could not be handed to the workers (message broker unavailable)"})
-            except Exception:
-                log.exception("command %s left queued; the sweep will end it", command_id)
-    finally:
         connection.close()  # this thread lives on: the connection goes back to the pool
+    except Exception:
+        log.exception("closing the dispatcher's database connection")
 
 
 dispatcher = Dispatcher(_publish)

@@ -295,11 +295,12 @@ def command_claim_delivery(command_ids: list[int]) -> list[Command]:
     return sorted(claimed, key=lambda command: command.pk)  # in the order they were issued
 
 
-def command_record_outcome(*, command_id: int, outcome: dict) -> Command | None:
+def command_record_outcome(*, command_id: int, outcome: dict, states=OPEN_STATES) -> Command | None:
     """Store what the box answered, once, and wake whoever waits.
 
     ``outcome`` is {"status": "answered", "payload": {...}} | {"status": "error", "code", "description"}
-    | {"status": "timeout"} | {"status": "offline", "description"}.
+    | {"status": "timeout"} | {"status": "offline", "description"}. Only a command in one of
+    ``states`` is settled (default: any open one).
     """
     now = timezone.now()
     kind = outcome.get("status")
@@ -318,7 +319,7 @@ def command_record_outcome(*, command_id: int, outcome: dict) -> Command | None:
     if fields["state"] != CommandState.ACCEPTED:
         fields["claim_until"] = None  # a refused or failed remote start frees its connector at once
     with transaction.atomic():
-        command = _settle(command_id, fields)
+        command = _settle(command_id, fields, states)
         if command is not None:
             # In the same transaction as the state: the effect runs once, with the answer it follows.
             command_effect_apply(command)
@@ -328,15 +329,15 @@ def command_record_outcome(*, command_id: int, outcome: dict) -> Command | None:
     return command
 
 
-def _settle(command_id: int, fields: dict) -> Command | None:
+def _settle(command_id: int, fields: dict, states=OPEN_STATES) -> Command | None:
     """The open command with ``fields`` set, in one statement (UPDATE ... RETURNING), or None when
     it is no longer open. Every answer from a box comes through here: an update and then a read
     back through the ORM cost twice the CPU of the rest of recording it."""
     assigned, values = assignments(Command, fields)
     return next(iter(Command.objects.raw(
         f"UPDATE {Command._meta.db_table} SET {assigned}"
-        f" WHERE id = %s AND state IN ({', '.join(['%s'] * len(OPEN_STATES))}) RETURNING *",
-        [*values, command_id, *OPEN_STATES],
+        f" WHERE id = %s AND state IN ({', '.join(['%s'] * len(states))}) RETURNING *",
+        [*values, command_id, *states],
     )), None)
 
 

@@ -1,3 +1,5 @@
+import asyncio
+import logging
 from datetime import timedelta
 
 from celery import shared_task
@@ -14,9 +16,11 @@ from commands.services import (
     reply_key,
 )
 
-# A group_send is a few Redis round trips; longer than this, Redis is gone and the task fails
-# (to be redelivered: late ack) rather than hold a worker thread.
+log = logging.getLogger(__name__)
+
+# A group_send is a few Redis round trips; longer than this, Redis is gone and the command fails.
 GROUP_SEND_TIMEOUT = 30
+UNREACHABLE = "the command could not be handed to the server holding the charge box's connection"
 
 
 @shared_task(acks_late=True)
@@ -26,23 +30,23 @@ def deliver_commands(command_ids: list[int]) -> None:
     The edge there sends each call, waits for the answer and records it: no worker waits on a box,
     so a few workers carry any number of commands in flight. The state claim makes a redelivered
     task (late ack) send nothing twice. Several commands come in one message when they were issued
-    together (commands.dispatch); each box's calls still go in the order they were issued.
+    together (commands.dispatch); within a message, they go out in the order they were issued. One
+    command that cannot be handed on fails alone, saying so; the others go on.
     """
-    sends = []
+    calls = []
     for command in command_claim_delivery(command_ids):
         box = command.box
         if (why := box_command_channel(box)) is not None:
-            command_record_outcome(command_id=command.pk, outcome={"status": "offline", "description": why})
+            _record(command.pk, {"status": "offline", "description": why})
         elif box.protocol == Protocol.OCPP16:
-            sends.append(_ocpp_call(command))
+            calls.append(command)
         else:
-            command_record_outcome(
-                command_id=command.pk,
-                outcome={"status": "error", "code": "NotSupported",
-                         "description": f"no command channel for protocol {box.protocol or 'unknown'}"},
-            )
-    if sends:
-        run_in_worker_loop(_in_order(sends), timeout=GROUP_SEND_TIMEOUT)
+            _record(command.pk, {"status": "error", "code": "NotSupported",
+                                 "description": f"no command channel for protocol {box.protocol or 'unknown'}"})
+    if calls:
+        unsent = run_in_worker_loop(_send_in_order(calls), timeout=GROUP_SEND_TIMEOUT * len(calls) + 5)
+        for command_id in unsent:
+            _record(command_id, {"status": "error", "code": "InternalError", "description": UNREACHABLE})
 
 
 @shared_task(acks_late=True)
@@ -51,24 +55,34 @@ def deliver_command(command_id: int) -> None:
     deliver_commands([command_id])
 
 
-def _ocpp_call(command):
+def _record(command_id: int, outcome: dict) -> None:
+    try:
+        command_record_outcome(command_id=command_id, outcome=outcome)
+    except Exception:
+        log.exception("the outcome of command %s could not be recorded; the sweep will end it", command_id)
+
+
+async def _send_in_order(commands) -> list[int]:
+    """Each command to its box's group, one after another (two calls for one box reach its
+    connection in the order issued); the ids of those that could not be sent."""
     from ocpp16.calls import box_group
 
-    # The consumer holding the box records the outcome on the row (command_id) and wakes waiters.
-    return get_channel_layer().group_send(
-        box_group(command.box.serial),
-        {"type": "ocpp.call", "action": command.action, "payload": command.payload,
-         "reply_key": reply_key(command.pk), "command_id": command.pk,
-         # Anchored at issue time, not delivery time: a backlog in the queue must not push the
-         # box's deadline past the one the reverse API promised its caller (EVCHONG 1 f).
-         "deadline": command.created.timestamp() + settings.OCPP_CALL_TIMEOUT},
-    )
-
-
-async def _in_order(sends) -> None:
-    # One after another: two calls for one box must reach its connection in the order issued.
-    for send in sends:
-        await send
+    layer, unsent = get_channel_layer(), []
+    for command in commands:
+        try:
+            async with asyncio.timeout(GROUP_SEND_TIMEOUT):
+                # The consumer holding the box records the outcome on the row and wakes waiters.
+                await layer.group_send(box_group(command.box.serial), {
+                    "type": "ocpp.call", "action": command.action, "payload": command.payload,
+                    "reply_key": reply_key(command.pk), "command_id": command.pk,
+                    # Anchored at issue time, not delivery time: a backlog in the queue must not push
+                    # the box's deadline past the one the reverse API promised its caller (EVCHONG 1 f).
+                    "deadline": command.created.timestamp() + settings.OCPP_CALL_TIMEOUT,
+                })
+        except Exception:
+            log.exception("command %s could not be handed to its box's connection", command.pk)
+            unsent.append(command.pk)
+    return unsent
 
 
 @shared_task
