@@ -12,11 +12,12 @@ remembered, 4-6 s with none dropped when the rows remembered them (docs/performa
 The verifier is worth nothing without SECRET_KEY, which does not live in the database; whoever
 holds both the database and SECRET_KEY can test guesses at HMAC speed instead of PBKDF2 speed, so
 the password is then only as strong as itself (OCPP's security profiles ask for 16 characters or
-more, random). A deployment must set its own SECRET_KEY (README). A password
-that does not match the verifier gets the full PBKDF2 check (the verifier may have been made with a
-key since rotated away). A password found wrong is remembered too, in the process's memory: a box
-left with a stale password retries every few seconds, each full check took 0.3 s of CPU, and a
-wrong password stays wrong for as long as the stored hash stays the same.
+more, random). A deployment must set its own SECRET_KEY (README).
+
+A password that does not match the verifier gets the full PBKDF2 check (the verifier may have been
+made with a key since rotated away). A password found wrong is remembered too, in the process's
+memory: a box left with a stale password retries every few seconds, each full check took 0.3 s of
+CPU, and a wrong password stays wrong for as long as the stored hash stays the same.
 """
 
 from __future__ import annotations

@@ -330,8 +330,8 @@ def command_record_outcome(*, command_id: int, outcome: dict, states=OPEN_STATES
 
 
 def _settle(command_id: int, fields: dict, states=OPEN_STATES) -> Command | None:
-    """The open command with ``fields`` set, in one statement (UPDATE ... RETURNING), or None when
-    it is no longer open. Every answer from a box comes through here: an update and then a read
+    """The command with ``fields`` set if its state is one of ``states``, in one statement
+    (UPDATE ... RETURNING), or None when it is not. Every answer from a box comes through here: an update and then a read
     back through the ORM cost twice the CPU of the rest of recording it."""
     assigned, values = assignments(Command, fields)
     return next(iter(Command.objects.raw(
