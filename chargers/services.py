@@ -14,7 +14,6 @@ from chargers.choices import (
     ChargePointErrorCode,
     ChargePointStatus,
     DataTransferStatus,
-    Direction,
     RegistrationStatus,
 )
 from chargers.models import Alarm, ChargeBox, Connector, IdTag, JournalEntry, Station
@@ -71,7 +70,11 @@ def boxes_by_pk(pks: list[int]) -> dict[int, ChargeBox]:
 
 
 def box_get(*, serial: str, require_accepted: bool = True) -> ChargeBox:
-    box = box_by_serial(serial)
+    return box_found(box_by_serial(serial), serial=serial, require_accepted=require_accepted)
+
+
+def box_found(box: ChargeBox | None, *, serial: str, require_accepted: bool = True) -> ChargeBox:
+    """``box``, as read for ``serial``, refused when there is none (or it is not accepted)."""
     if box is None:
         raise UnknownChargeBox(f"unknown charge box {serial!r}", field="chargeBoxSerialNumber")
     if require_accepted:
@@ -439,16 +442,3 @@ def data_transfer_receive(*, box: ChargeBox, vendor_id: str, message_id: str = "
 
 def journal_record(*, box: ChargeBox, direction: str, protocol: str, action: str, payload: str) -> None:
     JournalEntry.objects.create(box=box, direction=direction, protocol=protocol, action=action, payload=payload)
-
-
-def journal_exchange(*, box: ChargeBox, protocol: str, action: str, request: str, answer: str) -> None:
-    """A request and its answer, journaled in one INSERT (request-answer protocols like EVCHONG).
-    Written as SQL: building the same INSERT through bulk_create cost a forward-API heartbeat as
-    much Python as everything else it does."""
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {JournalEntry._meta.db_table} (box_id, at, direction, protocol, action, payload)"
-            " VALUES (%s, %s, %s, %s, %s, %s), (%s, %s, %s, %s, %s, %s)",
-            [box.pk, now, Direction.IN, protocol, action, request, box.pk, now, Direction.OUT, protocol, action, answer],
-        )

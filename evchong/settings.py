@@ -189,6 +189,10 @@ OCPP_CALL_TIMEOUT = env_float("OCPP_CALL_TIMEOUT", 20)  # seconds a box has to a
 # ocpp16.committer: writer threads (each one database connection) and the most frames one commit takes.
 OCPP_WRITERS = env_int("OCPP_WRITERS", 4)
 OCPP_BATCH = env_int("OCPP_BATCH", 200)
+# evchong_api.committer: the forward API's writer threads (each one database connection) and the
+# most requests one commit takes.
+EVCHONG_WRITERS = env_int("EVCHONG_WRITERS", 4)
+EVCHONG_BATCH = env_int("EVCHONG_BATCH", 100)
 # Seconds a connection trusts its copy of an accepted box before reading it again.
 OCPP_BOX_REFRESH = env_float("OCPP_BOX_REFRESH", 30)
 # Larger incoming frames close the connection with 1009 (message too big).

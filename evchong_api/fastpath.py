@@ -3,12 +3,13 @@
 Through Django, a forward request crossed seven middlewares that each ran in a thread of its own
 (session, CSRF, messages, ... none of which a charge box uses), plus the request_started and
 request_finished signals, and then DRF's request machinery: a dozen thread hops and a new thread
-per request, and most of the time per request (docs/adr/0010). Here a request costs one hop: the
-body is read on the event loop, and parsing, validation and all database work run in one worker
-thread (ForwardView.answer, one transaction). The answers, the error bodies (evchong_api.errors)
-and the tolerance of envelopes (evchong_api.parsing) are the DRF views' own; only the plumbing
-differs. Anything else goes on to Django untouched: other paths and methods, and multipart bodies
-(rare from boxes), which Django's multipart parser reads.
+per request, and most of the time per request (docs/adr/0010). Here the body is read on the event
+loop and the request handed to the forward API's writer threads (evchong_api.committer), which
+parse, validate and do the database work of whatever requests are waiting in one transaction. The
+answers, the error bodies (evchong_api.errors) and the tolerance of envelopes
+(evchong_api.parsing) are the DRF views' own; only the plumbing differs. Anything else goes on to
+Django untouched: other paths and methods, and multipart bodies (rare from boxes), which Django's
+multipart parser reads.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 from django.conf import settings
-from django.db import connection
 
+from evchong_api.committer import Exchange, committer
 from evchong_api.errors import error_answer
-from evchong_api.parsing import EnvelopeError, parse_body
+from evchong_api.parsing import EnvelopeError
 from evchong_api.views import VIEWS
 
 PREFIX = "/evchong-api/cperent/v1/"
@@ -37,9 +38,9 @@ logger = logging.getLogger("django.request")  # where Django reports the 500s of
 class ForwardAPI:
     """ASGI middleware: serves POSTs to the forward methods, hands everything else to ``app``."""
 
-    def __init__(self, app, run_sync=None):
+    def __init__(self, app, submit=None):
         self.app = app
-        self.run_sync = run_sync or _in_worker_thread
+        self.submit = submit or (lambda exchange: committer().submit(exchange))
 
     async def __call__(self, scope, receive, send):
         view = VIEWS_BY_PATH.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
@@ -55,7 +56,21 @@ class ForwardAPI:
         body = await read_body(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         if body is None:
             return  # the client went away
-        await send_json(send, *await self.run_sync(_serve, view, body, authorization.decode("latin-1")))
+        exchange = await self.submit(Exchange(view(), body, authorization.decode("latin-1")))
+        await send_json(send, *outcome(exchange))
+
+
+def outcome(exchange: Exchange) -> tuple[int, dict, dict]:
+    """(status, answer, headers) of a request done."""
+    if exchange.failure is None:
+        return 200, exchange.answer, {}
+    found = error_answer(exchange.failure)
+    if found is None:
+        failure = exchange.failure
+        logger.error("Internal Server Error: %s%s", PREFIX, exchange.view.method,
+                     exc_info=(type(failure), failure, failure.__traceback__))
+        return 500, {"error": "internal server error"}, {}
+    return found
 
 
 async def send_json(send, code: int, answer: dict, headers: dict) -> None:
@@ -68,17 +83,16 @@ async def send_json(send, code: int, answer: dict, headers: dict) -> None:
     await send({"type": "http.response.body", "body": content})
 
 
-async def _in_worker_thread(function, *args):
+# The loop's default executor, sized with ASGI_THREADS (below DB_POOL_MAX, docs/performance.md):
+# the reverse API's calls that wait on PostgreSQL run there. daphne sets one so itself; uvicorn sets
+# none, and Python's default of cores + 4 (6 threads here) is too few for calls that mostly wait.
+_sized_loops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def size_default_executor() -> None:
     loop = asyncio.get_running_loop()
     if loop not in _sized_loops:
         _size_default_executor(loop)
-    return await loop.run_in_executor(None, function, *args)
-
-
-# The loop's default executor, sized with ASGI_THREADS (below DB_POOL_MAX, docs/performance.md).
-# daphne sets one so itself; uvicorn sets none, and Python's default of cores + 4 (6 threads
-# here) is too few for requests that mostly wait on PostgreSQL.
-_sized_loops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _size_default_executor(loop) -> None:
@@ -103,22 +117,3 @@ async def read_body(receive, limit: int | None) -> bytes | EnvelopeError | None:
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
-
-
-def _serve(view, body, authorization: str) -> tuple[int, dict, dict]:
-    """(status, answer, headers) of one request, in a worker thread; the database connection goes
-    back to the pool at the end, as Django's request_finished would hand it back."""
-    try:
-        try:
-            if isinstance(body, EnvelopeError):
-                raise body
-            return 200, view().answer(parse_body(body), authorization), {}
-        except Exception as exc:
-            found = error_answer(exc)
-            if found is None:
-                logger.exception("Internal Server Error: %s%s", PREFIX, view.method)
-                return 500, {"error": "internal server error"}, {}
-            return found
-    finally:
-        if not connection.in_atomic_block:
-            connection.close()

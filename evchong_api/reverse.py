@@ -29,7 +29,7 @@ from commands.services import command_issue, command_wait_async, remote_start_is
 from evchong.db import Busy, DatabaseSlots, releasing_connection
 from evchong_api.auth import CachedTokenAuthentication
 from evchong_api.errors import drf_exception_handler, error_answer
-from evchong_api.fastpath import read_body, send_json
+from evchong_api.fastpath import read_body, send_json, size_default_executor
 from evchong_api.fields import EpochMillisField, StrictIntegerField, parse_iso
 from evchong_api.parsing import AnyAccept, ChunkedBody, EnvelopeError, EvchongParser, flatten, parse_body
 from evchong_api.serializers import INT32_MAX, box_serial, validated
@@ -281,6 +281,7 @@ class ReverseAPI:
         headers = dict(scope["headers"]) if view is not None else {}
         if view is None or headers.get(b"content-type", b"")[:10].lower() == b"multipart/":
             return await self.app(scope, receive, send)
+        size_default_executor()
         body = await read_body(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         if body is None:
             return  # the caller went away

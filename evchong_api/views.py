@@ -3,8 +3,6 @@ validates the spec's fields, calls a domain service and renders the spec's answe
 
 from __future__ import annotations
 
-import orjson
-from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import MultiPartParser
@@ -18,21 +16,26 @@ from chargers.services import (
     IdTagInfo,
     active_transaction_id,
     box_boot,
-    box_by_serial,
-    box_get,
-    box_touch,
     connector_status_report,
     idtag_authorize,
-    journal_exchange,
 )
+from evchong.errors import DomainError
 from evchong_api import serializers as s
 from evchong_api import vocabulary
 from evchong_api.auth import check_box_credentials
+from evchong_api.committer import Exchange, exchanges_write
 from evchong_api.errors import exception_handler
 from evchong_api.fields import to_epoch_ms
 from evchong_api.parsing import AnyAccept, ChunkedBody, EnvelopeError, EvchongParser, flatten, parse_json
 from firmware.services import firmware_status_record
-from transactions.services import Sample, meter_values_store, transaction_start, transaction_stop
+from transactions.services import (
+    MeterReport,
+    Sample,
+    meter_report_check,
+    meter_reports_store,
+    transaction_start,
+    transaction_stop,
+)
 
 
 def id_tag_info_out(info: IdTagInfo) -> dict:
@@ -81,6 +84,12 @@ class ForwardView(ChunkedBody, APIView):
     # deviceBoot must answer unknown boxes itself (Rejected), the others refuse them.
     require_known_box = True
 
+    # False for methods that only read: a batch (evchong_api.committer) spares them a savepoint.
+    writes = True
+    # handle_batch(items: [(box, data)]) -> [answer or exception]: the method for a whole batch in
+    # a constant number of statements, where it has one.
+    handle_batch = None
+
     authentication_classes: list = []
     permission_classes = [AllowAny]
     parser_classes = [MultiPartParser, EvchongParser]
@@ -94,27 +103,20 @@ class ForwardView(ChunkedBody, APIView):
         return Response(self.answer(self.document(request), request.META.get("HTTP_AUTHORIZATION", "")))
 
     def answer(self, document: dict, authorization: str) -> dict:
-        """Everything a request does once its body is a JSON object: validate, then all database
-        work (identify, authenticate, touch, handle, journal) in one transaction, so that a
-        request costs one commit, and in the caller's thread, so that it costs one thread hop on
-        the lean path (evchong_api.fastpath) too."""
-        data = s.validated(self.Input, flatten(document, self.envelope))
-        serial = data["chargeBoxSerialNumber"]
-        with transaction.atomic():
-            if self.require_known_box:
-                box = box_get(serial=serial)
-            else:
-                box = box_by_serial(serial)
-            if box is not None:
-                check_box_credentials(Credentials(authorization), box)
-                box_touch(box=box, protocol=Protocol.EVCHONG)
-            answer = self.handle(box, data)
-            if box is not None:
-                journal_exchange(
-                    box=box, protocol=Protocol.EVCHONG, action=self.method,
-                    request=orjson.dumps(document).decode(), answer=orjson.dumps(answer).decode(),
-                )
-        return answer
+        """The answer to one request whose body is ``document``, done as a batch of one (the DRF
+        path: multipart bodies); raises what it failed with."""
+        exchange = Exchange(self, document, authorization)
+        exchanges_write([exchange], bulk=False)
+        if exchange.failure is not None:
+            raise exchange.failure
+        return exchange.answer
+
+    def validated(self, document: dict) -> dict:
+        return s.validated(self.Input, flatten(document, self.envelope))
+
+    @staticmethod
+    def check_credentials(box, authorization: str) -> None:
+        check_box_credentials(Credentials(authorization), box)
 
     @staticmethod
     def document(request) -> dict:
@@ -161,19 +163,19 @@ class DeviceBootView(ForwardView):
 class AuthorizeView(ForwardView):
     """EVCHONG 2.2: request and answer wrapped in authReq / authRes."""
 
-    method, Input, envelope = "authorize", s.AuthorizeInput, "authReq"
+    method, Input, envelope, writes = "authorize", s.AuthorizeInput, "authReq", False
 
     def handle(self, box, data):
         return {"authRes": {"idTagInfo": id_tag_info_out(idtag_authorize(id_tag=data["idTag"]))}}
 
 
 class HeartbeatView(ForwardView):
-    """EVCHONG 2.3 (box_touch in ForwardView is the whole of it)."""
+    """EVCHONG 2.3 (the sign of life every request is, evchong_api.committer, is the whole of it)."""
 
-    method, Input = "heartbeat", s.HeartbeatInput
+    method, Input, writes = "heartbeat", s.HeartbeatInput, False
 
     def handle(self, box, data):
-        # Now, not box.last_seen: box_touch may leave that a few seconds old on purpose.
+        # Now, not box.last_seen: that may be a few seconds old on purpose (box_touch_due).
         return {"currentTime": now_ms()}
 
 
@@ -200,13 +202,26 @@ class MeterValuesView(ForwardView):
     method, Input = "meterValues", s.MeterValuesInput
 
     def handle(self, box, data):
-        meter_values_store(
-            box=box,
-            connector_id=data["connectorId"],
-            transaction_id=data["transactionId"],
-            samples=samples_in(data["values"]),
-        )
-        return {"transactionId": data["transactionId"], "timestamp": now_ms()}
+        (result,) = self.handle_batch([(box, data)])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    @staticmethod
+    def handle_batch(items):
+        """The sampled values of a whole batch of requests in one read of sessions and one INSERT."""
+        reports, results = [], []
+        for box, data in items:
+            report = MeterReport(box, data["connectorId"], data["transactionId"], samples_in(data["values"]))
+            try:
+                meter_report_check(report)
+            except DomainError as exc:
+                results.append(exc)
+                continue
+            reports.append(report)
+            results.append({"transactionId": data["transactionId"], "timestamp": now_ms()})
+        meter_reports_store(reports)
+        return results
 
 
 class StopTransView(ForwardView):

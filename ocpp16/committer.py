@@ -14,22 +14,18 @@ lone frame is written at once, a crowd shares commits. Frames of one box never s
 consumer waits for its frame's answer before it reads the next), so batches in different threads
 touch different connectors, and lock no row in an order that could deadlock.
 
-If a batch fails as a whole (lost connection, a commit refused), nothing of it was written: each of
-its frames is then done alone, so that one bad frame cannot cost the others their answers.
+If a batch fails as a whole, each of its frames is done alone (evchong.groupcommit).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import queue
-import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from chargers.choices import Direction, Protocol, RegistrationStatus
@@ -37,11 +33,10 @@ from chargers.models import ChargeBox, JournalEntry
 from chargers.services import box_touch_due, boxes_by_pk
 from evchong.bulk import copy_insert
 from evchong.errors import UnknownChargeBox
+from evchong.groupcommit import GroupCommit
 from ocpp16.errors import ErrorCode, OcppError, error_for
 from ocpp16.handlers import HANDLERS, handle, handler_for
 from ocpp16.rpc import Call, error_frame, result_frame
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -188,68 +183,28 @@ def internal_error(job: Job) -> str:
     return error_frame(failure, job.unique_id) if job.answers else ""
 
 
-class Committer:
-    """The writer threads of one process, started on first use."""
+class Committer(GroupCommit):
+    """The OCPP writer threads of one process (evchong.groupcommit)."""
 
-    def __init__(self, writers: int, batch: int):
-        self.writers, self.batch = writers, batch
-        self.queue: queue.SimpleQueue[Job] = queue.SimpleQueue()
-        self.started = False
-        self.lock = threading.Lock()
+    name = "ocpp-writer"
 
     async def submit(self, job: Job) -> str:
         """The job done and committed; its answer frame ("" for a frame that is only journaled)."""
-        loop = asyncio.get_running_loop()
-        job.future = loop.create_future()
-        self.start()
-        self.queue.put(job)
-        return await job.future
+        await self.submit_and_wait(job)
+        return job.answer
 
-    def start(self) -> None:
-        if self.started:
-            return
-        with self.lock:
-            if not self.started:
-                for n in range(self.writers):
-                    threading.Thread(target=self.run, name=f"ocpp-writer-{n}", daemon=True).start()
-                self.started = True
+    def write_batch(self, jobs: list[Job], *, alone: bool) -> None:
+        batch_write(jobs, bulk=not alone)
 
-    def run(self) -> None:
-        while True:
-            jobs = [self.queue.get()]
-            while len(jobs) < self.batch:
-                try:
-                    jobs.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            self.write(jobs)
-            # One wake-up of each event loop per batch, not one per frame.
-            by_loop: dict[asyncio.AbstractEventLoop, list[Job]] = {}
-            for job in jobs:
-                by_loop.setdefault(job.future.get_loop(), []).append(job)
-            for loop, settled in by_loop.items():
-                loop.call_soon_threadsafe(settle, settled)
+    def write_failed(self, job: Job) -> None:
+        job.answer = internal_error(job)
 
-    def write(self, jobs: list[Job], *, alone: bool = False) -> None:
-        try:
-            return batch_write(jobs, bulk=not alone)
-        except Exception:
-            connection.close()  # whatever broke, the next attempt starts on a sound connection
-            if alone:
-                log.exception("OCPP %s from %s not processed", jobs[0].action or "frame", jobs[0].box.serial)
-                jobs[0].answer = internal_error(jobs[0])
-                return
-            log.warning("a batch of %d frames failed; writing each alone", len(jobs), exc_info=True)
-        for job in jobs:
-            # Read the box again: the usual cause is a box deleted while connected.
-            job.answer, job.box.read_at = "", None
-            self.write([job], alone=True)
+    def job_reset(self, job: Job) -> None:
+        # Read the box again: the usual cause is a box deleted while connected.
+        job.answer, job.box.read_at = "", None
 
-
-def settle(jobs: list[Job]) -> None:
-    for job in jobs:
-        if not job.future.done():  # the consumer may have gone (its task cancelled) meanwhile
-            job.future.set_result(job.answer)
+    def job_name(self, job: Job) -> str:
+        return f"OCPP {job.action or 'frame'} from {job.box.serial}"
 
 
 _committer: Committer | None = None

@@ -10,6 +10,7 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 
 from chargers.models import JournalEntry
+from evchong_api.committer import Exchange, exchanges_write
 from evchong_api.fastpath import ForwardAPI
 
 BASE = "/evchong-api/cperent/v1/"
@@ -30,8 +31,13 @@ async def _django_says_404(scope, receive, send):
     await send({"type": "http.response.body", "body": b""})
 
 
-# In the test's own thread, so that the lean path sees the test's transaction.
-lean = ForwardAPI(_django_says_404, run_sync=lambda function, *args: sync_to_async(function)(*args))
+async def _written_here(exchange: Exchange) -> Exchange:
+    """A batch of one, in the test's own thread, so that the lean path sees the test's transaction."""
+    await sync_to_async(exchanges_write)([exchange])
+    return exchange
+
+
+lean = ForwardAPI(_django_says_404, submit=_written_here)
 
 
 def post_lean(path, body: bytes, content_type: str, authorization: str = "") -> Answer:

@@ -1,0 +1,103 @@
+"""Group commit: writer threads that take whatever work is waiting and commit it together.
+
+Both charge-box edges must have a message in PostgreSQL before they acknowledge it (OCPP 1.6J
+frames, ocpp16.committer; EVCHONG forward requests, evchong_api.committer). Done one message at a
+time, each cost a pool connection, a BEGIN and a COMMIT (an fsync) and a handful of statements of
+its own, and under load messages queued for threads and connections. Here a few writer threads,
+each holding its own connection, take whatever jobs are queued (up to ``batch``) and write them in
+one transaction; a lone job is written at once, a crowd shares commits. A job's submitter is woken
+only once its batch is committed.
+
+If a batch fails as a whole (lost connection, a statement that breaks the transaction, a deadlock)
+nothing of it was written: each of its jobs is then written alone, so that one bad job cannot cost
+the others their answers, and a job that fails alone gets the edge's own internal-error answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+
+from django.db import connection
+
+log = logging.getLogger(__name__)
+
+
+class GroupCommit:
+    """The writer threads of one process, started on first use. A subclass says how a batch is
+    written (``write_batch``), what a job that failed alone answers (``write_failed``) and how a
+    job is reset before it is tried again alone (``job_reset``). Jobs have a ``future`` attribute."""
+
+    name = "writer"
+
+    def __init__(self, writers: int, batch: int):
+        self.writers, self.batch = writers, batch
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.started = False
+        self.lock = threading.Lock()
+
+    def write_batch(self, jobs: list, *, alone: bool) -> None:
+        raise NotImplementedError
+
+    def write_failed(self, job) -> None:
+        raise NotImplementedError
+
+    def job_reset(self, job) -> None:
+        """Undo what a failed batch left on ``job`` before it is written alone."""
+
+    def job_name(self, job) -> str:
+        return repr(job)
+
+    async def submit_and_wait(self, job) -> None:
+        """Returns once ``job`` is written and committed (or has its failure answer)."""
+        job.future = asyncio.get_running_loop().create_future()
+        self.start()
+        self.queue.put(job)
+        await job.future
+
+    def start(self) -> None:
+        if self.started:
+            return
+        with self.lock:
+            if not self.started:
+                for n in range(self.writers):
+                    threading.Thread(target=self.run, name=f"{self.name}-{n}", daemon=True).start()
+                self.started = True
+
+    def run(self) -> None:
+        while True:
+            jobs = [self.queue.get()]
+            while len(jobs) < self.batch:
+                try:
+                    jobs.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            self.write(jobs)
+            # One wake-up of each event loop per batch, not one per job.
+            by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+            for job in jobs:
+                by_loop.setdefault(job.future.get_loop(), []).append(job)
+            for loop, settled in by_loop.items():
+                loop.call_soon_threadsafe(settle, settled)
+
+    def write(self, jobs: list, *, alone: bool = False) -> None:
+        try:
+            return self.write_batch(jobs, alone=alone)
+        except Exception:
+            connection.close()  # whatever broke, the next attempt starts on a sound connection
+            if alone:
+                log.exception("%s not processed", self.job_name(jobs[0]))
+                self.write_failed(jobs[0])
+                return
+            log.warning("a batch of %d failed; writing each alone", len(jobs), exc_info=True)
+        for job in jobs:
+            self.job_reset(job)
+            self.write([job], alone=True)
+
+
+def settle(jobs: list) -> None:
+    for job in jobs:
+        if not job.future.done():  # the submitter may have gone (its task cancelled) meanwhile
+            job.future.set_result(None)
