@@ -14,14 +14,17 @@ foreign-key ids. Nothing here runs a field's Python-side default or validation.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
+
+import psycopg
 
 from django.db import connection, models, transaction
 
 
-# Up to this many rows, one INSERT ... VALUES: COPY (and the temporary table when conflicts are
-# ignored) costs five or six round trips to PostgreSQL, which for a request's handful of sampled
-# values or journal rows is most of the insert's time. Beyond it, COPY's C row writer wins.
+# Up to this many rows, one INSERT ... SELECT FROM UNNEST: COPY (and the temporary table when
+# conflicts are ignored) costs five or six round trips to PostgreSQL, which for a request's handful
+# of sampled values or journal rows is most of the insert's time. Beyond it, COPY's C row writer wins.
 FEW_ROWS = 64
 
 
@@ -36,7 +39,7 @@ def copy_insert(
     column_list = ", ".join(connection.ops.quote_name(column_of[name]) for name in fields)
     rows = rows if isinstance(rows, list) else list(rows)
     if len(rows) <= FEW_ROWS:
-        return _insert_values(table, column_list, len(fields), rows, ignore_conflicts)
+        return _insert_unnest(table, column_list, _array_types(model, tuple(fields)), rows, ignore_conflicts)
     target = table
     # Django's wrapper turns psycopg's errors into django.db's (DataError, IntegrityError), as for
     # any query; the COPY below goes to psycopg's cursor directly. One transaction always: in
@@ -62,16 +65,27 @@ def copy_insert(
 
 
 
-def _insert_values(table: str, column_list: str, width: int, rows: list[Sequence], ignore_conflicts: bool) -> None:
+def _insert_unnest(table: str, column_list: str, types: str, rows: list[Sequence], ignore_conflicts: bool) -> None:
+    """One INSERT of ``rows``, one array parameter per column, bound on the server in binary.
+    Not ``INSERT ... VALUES (%s, ...), (%s, ...)``: psycopg splits a query of more than 50
+    placeholders with a regular expression in Python every time (it caches only short ones), which
+    was three quarters of the CPU of inserting 64 meter values (8.4 ms against 2.4 ms this way).
+    Django's cursors bind on the client, so this one is psycopg's own, with Django's errors."""
     if not rows:
         return
-    row = f"({', '.join(['%s'] * width)})"
-    with connection.cursor() as cursor:
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor, connection.wrap_database_errors:
         cursor.execute(
-            f"INSERT INTO {table} ({column_list}) VALUES {', '.join([row] * len(rows))}"
+            f"INSERT INTO {table} ({column_list}) SELECT * FROM UNNEST({types})"
             f"{' ON CONFLICT DO NOTHING' if ignore_conflicts else ''}",
-            [value for values in rows for value in values],
+            [list(column) for column in zip(*rows)],
         )
+
+
+@functools.cache
+def _array_types(model: type[models.Model], fields: tuple[str, ...]) -> str:
+    """UNNEST's parameters for ``fields``, each cast to an array of its column's type."""
+    return ", ".join(f"%b::{model._meta.get_field(name).db_type(connection)}[]" for name in fields)
 
 
 def assignments(model: type[models.Model], fields: dict) -> tuple[str, list]:

@@ -1,5 +1,5 @@
 """evchong.bulk.copy_insert: rows copied are rows kept, in a transaction or not, whether few
-(one INSERT ... VALUES) or many (COPY)."""
+(one INSERT from UNNEST of array parameters) or many (COPY)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from evchong.bulk import FEW_ROWS, copy_insert
 from transactions.services import Sample, meter_values_store
 
 pytestmark = pytest.mark.django_db(transaction=True)
-SIZES = pytest.mark.parametrize("few", [3, FEW_ROWS + 5], ids=["values", "copy"])
+SIZES = pytest.mark.parametrize("few", [3, FEW_ROWS + 5], ids=["unnest", "copy"])
 
 
 def samples(count: int) -> list[Sample]:
