@@ -19,13 +19,14 @@ import asyncio
 import logging
 import queue
 import threading
+from abc import ABC, abstractmethod
 
 from django.db import connection
 
 log = logging.getLogger(__name__)
 
 
-class GroupCommit:
+class GroupCommit(ABC):
     """The writer threads of one process, started on first use. A subclass says how a batch is
     written (``write_batch``), what a job that failed alone answers (``write_failed``) and how a
     job is reset before it is tried again alone (``job_reset``). Jobs have a ``future`` attribute."""
@@ -38,11 +39,14 @@ class GroupCommit:
         self.started = False
         self.lock = threading.Lock()
 
+    @abstractmethod
     def write_batch(self, jobs: list, *, alone: bool) -> None:
-        raise NotImplementedError
+        """Write ``jobs`` in one transaction, setting each job's outcome; raise if the transaction
+        as a whole failed (``alone``: one job, done through its ordinary path)."""
 
+    @abstractmethod
     def write_failed(self, job) -> None:
-        raise NotImplementedError
+        """Give ``job``, which failed even alone, the edge's internal-error answer."""
 
     def job_reset(self, job) -> None:
         """Undo what a failed batch left on ``job`` before it is written alone."""

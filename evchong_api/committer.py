@@ -16,6 +16,7 @@ credentials, then the method), the same error bodies (evchong_api.errors).
 from __future__ import annotations
 
 import asyncio
+import functools
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -140,11 +141,7 @@ class ForwardCommitter(GroupCommit):
         return f"EVCHONG {job.view.method}"
 
 
-_committer: ForwardCommitter | None = None
-
-
+@functools.cache
 def committer() -> ForwardCommitter:
-    global _committer
-    if _committer is None:
-        _committer = ForwardCommitter(settings.EVCHONG_WRITERS, settings.EVCHONG_BATCH)
-    return _committer
+    """The process's writer threads, made on first use."""
+    return ForwardCommitter(settings.EVCHONG_WRITERS, settings.EVCHONG_BATCH)

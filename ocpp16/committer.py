@@ -20,6 +20,7 @@ If a batch fails as a whole, each of its frames is done alone (evchong.groupcomm
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -207,11 +208,7 @@ class Committer(GroupCommit):
         return f"OCPP {job.action or 'frame'} from {job.box.serial}"
 
 
-_committer: Committer | None = None
-
-
+@functools.cache
 def committer() -> Committer:
-    global _committer
-    if _committer is None:
-        _committer = Committer(settings.OCPP_WRITERS, settings.OCPP_BATCH)
-    return _committer
+    """The process's writer threads, made on first use."""
+    return Committer(settings.OCPP_WRITERS, settings.OCPP_BATCH)
