@@ -82,7 +82,9 @@ class Plan:
             plan = cls(quick, scale, int(os.environ.get("BENCH_REPEATS") or "2"), size(300), size(100), size(100),
                        10.0, size(100), 5.0, rest_concurrency=20)
         else:
-            plan = cls(quick, scale, int(os.environ.get("BENCH_REPEATS") or "3"), size(10_000), size(500),
+            # The storm is the target's own (10,000 boxes at once); ingest offers the target's rate
+            # from 1,000 boxes (see run_ingest).
+            plan = cls(quick, scale, int(os.environ.get("BENCH_REPEATS") or "3"), size(10_000), size(10_000),
                        size(1_000), 60.0, size(1_000), 10.0)
         plan.only = {s for s in (os.environ.get("BENCH_ONLY") or "").split(",") if s}
         plan.baseline = (os.environ.get("BENCH_BASELINE") or "1") != "0"
@@ -151,6 +153,11 @@ def run_idle(url: str, plan: Plan, server_pid: int) -> dict:
     }}
 
 
+# How late the simulator's own event loop ran: where it is hundreds of milliseconds, the simulator
+# (sharing the machine's cores) set the pace as much as the server, and latencies include it.
+SIMULATOR_LAG = "simulator loop lag p99 ms"
+
+
 def run_storm(url: str, plan: Plan) -> dict:
     # The target's 60 s is the settle time: a box not ready by then has missed it.
     runs = [simulate(url, "storm", "--boxes", str(plan.storm_boxes), "--settle", "60", "--source-addresses", SOURCES,
@@ -161,13 +168,19 @@ def run_storm(url: str, plan: Plan) -> dict:
         "seconds to all ready": spread([r.get("seconds_to_all_ready") for r in runs]),
         "boot answer p99 ms": spread([action(r, "BootNotification", "p99_ms") for r in runs]),
         "errors": spread([r.get("errors") for r in runs]),
+        SIMULATOR_LAG: spread([r.get("window", r).get("loop_lag", {}).get("p99_ms") for r in runs]),
     }}
+
+
+INGEST_MARGIN = 1.05
 
 
 def run_ingest(url: str, plan: Plan) -> dict:
     # The target's offered load (10,000 boxes every 5 s = 2,000 msg/s) from the fleet we run:
-    # fewer boxes sample more often, so the server sees the same message rate.
-    interval = 5.0 * plan.ingest_boxes / TARGET_BOXES
+    # fewer boxes sample more often, so the server sees the same message rate, and 5 % more: a
+    # server that keeps up answers what is offered, and exactly 2,000 offered measured 1,992-2,001
+    # per window, "not met" by a window's edges however fast the answers.
+    interval = 5.0 * plan.ingest_boxes / TARGET_BOXES / INGEST_MARGIN
     report = simulate(url, "ingest", "--boxes", str(plan.ingest_boxes), "--meter-interval", f"{interval:.3f}",
                       "--duration", str(plan.ingest_seconds), "--windows", str(plan.repeats), "--ramp", "5",
                       "--settle", "90", timeout=90 + plan.ingest_seconds + 120)
@@ -178,6 +191,7 @@ def run_ingest(url: str, plan: Plan) -> dict:
         "MeterValues msg/s": spread([w.get("meter_values_per_s") for w in windows]),
         "MeterValues p99 ms": spread([w.get("p99_ms") for w in windows]),
         "errors": spread([w.get("errors_all") for w in windows]),
+        SIMULATOR_LAG: spread([w.get("loop_lag_p99_ms") for w in windows]),
     }}
 
 
@@ -370,8 +384,9 @@ def main() -> int:
     scale_note = ""
     if plan.ingest_boxes < TARGET_BOXES or plan.storm_boxes < TARGET_BOXES:
         scale_note = (f"Targets are for {TARGET_BOXES:,} boxes. Storm ran {plan.storm_boxes:,} boxes; ingest ran "
-                      f"{plan.ingest_boxes:,} boxes sampling every {5.0 * plan.ingest_boxes / TARGET_BOXES:.2f} s, "
-                      f"which offers the target's 2,000 msg/s. BENCH_SCALE raises the fleets.")
+                      f"{plan.ingest_boxes:,} boxes sampling every {5.0 * plan.ingest_boxes / TARGET_BOXES / INGEST_MARGIN:.3f} s, "
+                      f"which offers 5 % more than the target's 2,000 msg/s. BENCH_SCALE raises the fleets. "
+                      f"The simulator shares the machine: its loop lag says how late it was itself.")
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": commit(),

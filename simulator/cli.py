@@ -14,7 +14,7 @@ import time
 import orjson
 
 from simulator.scenarios import SCENARIOS, Options
-from simulator.stats import Stats, table
+from simulator.stats import Stats, table, watch_loop
 
 
 def parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
@@ -90,7 +90,8 @@ async def progress(options: Options, stats: Stats, stream=sys.stderr) -> None:
         line = (f"{options.scenario} {stats.now():6.1f}s  online {stats.online}/{options.boxes}  "
                 f"ready {stats.ready}  charging {stats.charging}  waiting {stats.in_flight}  "
                 f"answers {stats.answered} ({rate:,.0f}/s)  "
-                f"errors {len(stats.errors)}  busy {len(stats.busy)}")
+                f"errors {len(stats.errors)}  busy {len(stats.busy)}  "
+                f"loop lag {1000 * max(stats.loop_lag.latency[-10:], default=0):,.0f} ms")
         if tty:
             stream.write("\r" + line[:150].ljust(150))
             stream.flush()
@@ -104,6 +105,7 @@ async def run(options: Options, timeout: float, show_progress: bool) -> dict:
     stats = Stats()
     stop = asyncio.Event()
     ticker = asyncio.create_task(progress(options, stats)) if show_progress else None
+    watcher = asyncio.create_task(watch_loop(stats))
     timed_out = False
     scenario = asyncio.create_task(SCENARIOS[options.scenario](options, stats, stop))
     try:
@@ -117,6 +119,7 @@ async def run(options: Options, timeout: float, show_progress: bool) -> dict:
         except TimeoutError:
             figures = {}
     finally:
+        watcher.cancel()
         if ticker is not None:
             ticker.cancel()
             if sys.stderr.isatty():

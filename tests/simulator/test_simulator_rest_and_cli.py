@@ -61,6 +61,8 @@ def test_storm_scenario_reports_every_box_accepted(live_server_url, transactiona
     boot = report["actions"]["BootNotification"]
     assert boot["count"] == 3 and 0 < boot["p50_ms"] <= boot["p95_ms"] <= boot["p99_ms"] <= boot["max_ms"]
     assert report["actions"]["StatusNotification"]["count"] == 9  # connectors 0, 1 and 2 of each box
+    # The simulator watched its own event loop throughout: a figure, not a placeholder.
+    assert 0 <= report["loop_lag"]["p50_ms"] <= report["loop_lag"]["p99_ms"] <= report["loop_lag"]["max_ms"]
 
 
 def test_ingest_scenario_measures_meter_values_in_windows(live_server_url, transactional_db, provisioned):
@@ -108,3 +110,15 @@ def test_table_shows_each_action_and_the_window():
     stats.end_window()
     text = table(stats.report(scenario="ingest", boxes=1))
     assert "Heartbeat" in text and "measured window" in text and "MeterValues: no answer in time" in text
+    assert "event loop ran late" not in text  # it never did
+
+
+def test_a_late_simulator_loop_is_reported_with_the_figures_it_inflated():
+    stats = Stats()
+    for at, lag in ((0.1, 0.001), (0.2, 0.002), (0.3, 0.450)):
+        stats.loop_lag.at.append(at)
+        stats.loop_lag.latency.append(lag)
+    stats.window = (0.0, 0.5)  # seconds from the start of the run
+    report = stats.report(scenario="storm", boxes=1)
+    assert report["loop_lag"] == report["window"]["loop_lag"] == {"p50_ms": 2.0, "p99_ms": 450.0, "max_ms": 450.0}
+    assert "the simulator's event loop ran late: p50 2 ms, p99 450 ms, max 450 ms" in table(report)
