@@ -56,10 +56,13 @@ class Transaction(models.Model):
 class MeterValue(models.Model):
     """One sampled value, normalised to canonical units (Wh, varh, W, var, A, V, Celsius, Percent)."""
 
-    box = models.ForeignKey(ChargeBox, on_delete=models.CASCADE, related_name="+")
+    # No single-column index on either key: meter_value_once leads with box and
+    # meter_value_by_transaction with transaction, and each index more is written for every
+    # sampled value (about a tenth of the database's time inserting them, docs/performance.md).
+    box = models.ForeignKey(ChargeBox, on_delete=models.CASCADE, related_name="+", db_index=False)
     connector_id = models.PositiveIntegerField()
     transaction = models.ForeignKey(
-        Transaction, null=True, blank=True, on_delete=models.CASCADE, related_name="meter_values"
+        Transaction, null=True, blank=True, on_delete=models.CASCADE, related_name="meter_values", db_index=False
     )
     # What the box said the transaction was, even when we do not know it (kept for reconciliation).
     reported_transaction_id = models.IntegerField(null=True, blank=True)
