@@ -27,8 +27,9 @@ from django.db import connection, models, transaction
 # of sampled values or journal rows is most of the insert's time. Measured against COPY on 3
 # December (60 transactions each, twice): for 100 and 200 meter values 3-37 % less CPU in the
 # server process and 0-22 % less in PostgreSQL; for 100-400 journal rows 17-54 % less in the
-# server process and about the same in PostgreSQL; 400 meter values cost the same either way. Group commit writes batches of up to 100 messages
-# (several hundred rows) this way; COPY is left for bulk loads.
+# server process and about the same in PostgreSQL; 400 meter values cost the same either way.
+# Group commit writes batches of up to 100 messages (several hundred rows) this way; COPY is left
+# for bulk loads.
 FEW_ROWS = 500
 
 

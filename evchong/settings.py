@@ -130,7 +130,8 @@ CHANNEL_LAYERS = {
         # messages a second, and a burst of 100 reverse calls waited seconds for delivery
         # (docs/adr/0012). A message for a box nobody holds is dropped; the command's row is the
         # truth and it ends as timed out, as it did when a list message expired unread.
-        # evchong.pubsub_layer: that layer, with the SUBSCRIBEs of a process's new connections sent together.
+        # evchong.pubsub_layer: that layer, whose subscriptions one task per connection changes, many
+        # channels per command, so that a consumer cancelled while leaving cannot leave one behind.
         "BACKEND": "evchong.pubsub_layer.ChannelLayer",
         # redis-py 8 cuts every socket read at 5 s by default (channels_redis#422).
         "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},

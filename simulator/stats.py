@@ -41,6 +41,10 @@ class Series:
     at: array = field(default_factory=lambda: array("d"))  # seconds since the run began
     latency: array = field(default_factory=lambda: array("d"))  # seconds
 
+    def between(self, start: float, end: float) -> list[float]:
+        """The latencies of the exchanges started in [start, end)."""
+        return [latency for at, latency in zip(self.at, self.latency, strict=True) if start <= at < end]
+
 
 class Stats:
     """Shared by every box of a run; single-threaded (one event loop), so no locks."""
@@ -76,8 +80,8 @@ class Stats:
         self.answered += 1
 
     def lag_between(self, start: float, end: float) -> dict:
-        picked = [lag for t, lag in zip(self.loop_lag.at, self.loop_lag.latency, strict=True) if start <= t < end]
-        return {k: v for k, v in summarise(picked).items() if k in ("p50_ms", "p99_ms", "max_ms")}
+        summary = summarise(self.loop_lag.between(start, end))
+        return {k: v for k, v in summary.items() if k in ("p50_ms", "p99_ms", "max_ms")}
 
     def error(self, action: str, kind: str) -> None:
         self.errors.append((self.now(), action, kind))
@@ -106,7 +110,7 @@ class Stats:
         out = {}
         for action in sorted(self.series):
             s = self.series[action]
-            picked = [lat for t, lat in zip(s.at, s.latency, strict=True) if start <= t < end]
+            picked = s.between(start, end)
             errors = sum(1 for t, a, _ in self.errors if a == action and start <= t < end)
             if picked or errors:
                 out[action] = {**summarise(picked), "errors": errors}
