@@ -11,6 +11,13 @@ from rest_framework import serializers
 _MIN_MS, _MAX_MS = 10**12, 10**13 - 1
 
 
+def epoch_ms_moment(data) -> datetime | None:
+    """The moment of an epoch-milliseconds integer in range, or None for anything else."""
+    if type(data) is not int or not _MIN_MS <= data <= _MAX_MS:
+        return None
+    return datetime.fromtimestamp(data / 1000, tz=dt_timezone.utc)
+
+
 def to_epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
@@ -52,9 +59,10 @@ class EpochMillisField(serializers.Field):
             data = int(data)
         if not isinstance(data, int):
             self.fail("invalid")
-        if not _MIN_MS <= data <= _MAX_MS:
+        moment = epoch_ms_moment(int(data))  # int(): a subclass of int (IntEnum, numpy's) as its value
+        if moment is None:
             self.fail("range")
-        return datetime.fromtimestamp(data / 1000, tz=dt_timezone.utc)
+        return moment
 
     def to_representation(self, value):
         return to_epoch_ms(value)
