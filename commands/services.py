@@ -9,6 +9,8 @@ callers (``command_wait``).
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 import weakref
 from datetime import timedelta
 
@@ -27,6 +29,8 @@ from commands.effects import command_effect_apply, moment_in
 from commands.models import OPEN_STATES, Command, CommandState
 from evchong.bulk import assignments
 from evchong.errors import DomainError
+
+log = logging.getLogger(__name__)
 
 REMOTE_START = "RemoteStartTransaction"
 REMOTE_STOP = "RemoteStopTransaction"
@@ -50,16 +54,22 @@ def reply_key(command_id: int) -> str:
 
 
 _redis_client = None
+_redis_client_lock = threading.Lock()
 # Longer than any wait we make on this client.
 _WAIT_READ_TIMEOUT = 300
 
 
 def _redis() -> redis.Redis:
+    """The process's client, made once. Under the lock: threads that first met no client each made
+    one, and a client dropped that way closes its pool when collected, connections in use included.
+    A burst of answers in a fresh server process did just that, and the threads still using
+    those connections failed with "I/O operation on closed file" (seen under a reverse-API burst)."""
     global _redis_client
-    if _redis_client is None:
-        # redis-py's default read timeout (5 s) would cut a BLPOP that waits longer.
-        _redis_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=_WAIT_READ_TIMEOUT)
-    return _redis_client
+    with _redis_client_lock:
+        if _redis_client is None:
+            # redis-py's default read timeout (5 s) would cut a BLPOP that waits longer.
+            _redis_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=_WAIT_READ_TIMEOUT)
+        return _redis_client
 
 
 def box_command_channel(box: ChargeBox) -> str | None:
@@ -332,7 +342,12 @@ def command_record_outcome(*, command_id: int, outcome: dict, states=OPEN_STATES
             command_effect_apply(command)
     if command is None:  # settled before (a late answer after the timeout): the row as it stands
         return Command.objects.filter(pk=command_id).first()
-    _publish(command)  # after the commit, so that whoever wakes sees the effect too
+    try:
+        _publish(command)  # after the commit, so that whoever wakes sees the effect too
+    except Exception:
+        # The outcome is committed: a waiter not woken reads it from the row at its deadline.
+        # Raising here would have closed the box's connection for a Redis hiccup.
+        log.exception("command %s: its outcome is stored, but its waiter could not be woken", command_id)
     return command
 
 

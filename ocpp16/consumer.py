@@ -267,6 +267,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 await in_thread(command_record_outcome)(command_id=call.command_id, outcome=failed)
             except DatabaseError:
                 log.exception("command %s left open; the sweep will end it", call.command_id)
+        except Exception:
+            # Whatever else went wrong is the command's, not the box's: its connection stays.
+            log.exception("command %s: its outcome could not be recorded; the sweep will end it", call.command_id)
 
     async def ocpp_call(self, message):
         """A call for the box from call_box: queued, since only one CALL may be unanswered at a time."""
