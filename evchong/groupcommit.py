@@ -78,13 +78,25 @@ class GroupCommit(ABC):
                     jobs.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
-            self.write(jobs)
-            # One wake-up of each event loop per batch, not one per job.
-            by_loop: dict[asyncio.AbstractEventLoop, list] = {}
-            for job in jobs:
-                by_loop.setdefault(job.future.get_loop(), []).append(job)
-            for loop, settled in by_loop.items():
+            try:
+                self.write(jobs)
+            except Exception:
+                # write() answers failures itself; what escapes it (the failure answer failing as
+                # well) must not end this thread: nothing would start it again, and with the last
+                # writer gone every frame would wait for ever.
+                log.exception("a batch of %d left without its answers", len(jobs))
+            self.wake(jobs)
+
+    def wake(self, jobs: list) -> None:
+        """One wake-up of each event loop per batch, not one per job."""
+        by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+        for job in jobs:
+            by_loop.setdefault(job.future.get_loop(), []).append(job)
+        for loop, settled in by_loop.items():
+            try:
                 loop.call_soon_threadsafe(settle, settled)
+            except RuntimeError:  # the submitter's loop is closed: nobody is left to wake
+                pass
 
     def write(self, jobs: list, *, alone: bool = False) -> None:
         try:
