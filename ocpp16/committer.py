@@ -10,9 +10,11 @@ Here a few writer threads, each with its own database connection, take whatever 
 refused or broken frame takes back only its own writes), then the journal of the whole batch in one
 INSERT and the boxes' signs of life in one UPDATE, then one commit, and only then are the answers
 handed back to the consumers to send. A batch is whatever queued while the previous one ran: a
-lone frame is written at once, a crowd shares commits. Frames of one box never share a batch (a
-consumer waits for its frame's answer before it reads the next), so batches in different threads
-touch different connectors, and lock no row in an order that could deadlock.
+lone frame is written at once, a crowd shares commits. CALLs of one box never share a batch (a
+consumer waits for its CALL's answer before it reads the next), so batches in different threads
+touch different connectors, and lock no row in an order that could deadlock. A frame that is only
+journaled (a CALL of ours that timed out) may be written beside one of its box's CALLs in another
+thread: it locks no connector, and the sign of life both set is the later one or close to it.
 
 If a batch fails as a whole, each of its frames is done alone (evchong.groupcommit).
 """
