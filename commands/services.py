@@ -65,6 +65,8 @@ def _redis() -> redis.Redis:
     A burst of answers in a fresh server process did just that, and the threads still using
     those connections failed with "I/O operation on closed file" (seen under a reverse-API burst)."""
     global _redis_client
+    if _redis_client is not None:
+        return _redis_client
     with _redis_client_lock:
         if _redis_client is None:
             # redis-py's default read timeout (5 s) would cut a BLPOP that waits longer.

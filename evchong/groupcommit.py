@@ -78,23 +78,28 @@ class GroupCommit(ABC):
                     jobs.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
+            failure = None
             try:
                 self.write(jobs)
             except Exception:
                 # write() answers failures itself; what escapes it (the failure answer failing as
                 # well) must not end this thread: nothing would start it again, and with the last
-                # writer gone every frame would wait for ever.
+                # writer gone every frame would wait for ever. Which of the jobs were committed is
+                # not known, and an answer set in a transaction rolled back must not be sent: each
+                # submitter gets the failure instead and acknowledges nothing (a box then sends
+                # again, and replays are idempotent).
                 log.exception("a batch of %d left without its answers", len(jobs))
-            self.wake(jobs)
+                failure = RuntimeError("the writer could not say whether this was stored")
+            self.wake(jobs, failure)
 
-    def wake(self, jobs: list) -> None:
+    def wake(self, jobs: list, failure: Exception | None = None) -> None:
         """One wake-up of each event loop per batch, not one per job."""
         by_loop: dict[asyncio.AbstractEventLoop, list] = {}
         for job in jobs:
             by_loop.setdefault(job.future.get_loop(), []).append(job)
         for loop, settled in by_loop.items():
             try:
-                loop.call_soon_threadsafe(settle, settled)
+                loop.call_soon_threadsafe(settle, settled, failure)
             except RuntimeError:  # the submitter's loop is closed: nobody is left to wake
                 pass
 
@@ -113,7 +118,10 @@ class GroupCommit(ABC):
             self.write([job], alone=True)
 
 
-def settle(jobs: list) -> None:
+def settle(jobs: list, failure: Exception | None = None) -> None:
     for job in jobs:
         if not job.future.done():  # the submitter may have gone (its task cancelled) meanwhile
-            job.future.set_result(None)
+            if failure is None:
+                job.future.set_result(None)
+            else:
+                job.future.set_exception(failure)

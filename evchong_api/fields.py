@@ -59,7 +59,7 @@ class EpochMillisField(serializers.Field):
             data = int(data)
         if not isinstance(data, int):
             self.fail("invalid")
-        moment = epoch_ms_moment(int(data))  # int(): a subclass of int (IntEnum, numpy's) as its value
+        moment = epoch_ms_moment(int(data))  # int(): a subclass of int (an IntEnum) as its plain value
         if moment is None:
             self.fail("range")
         return moment

@@ -265,7 +265,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
                       "description": "the charge box's answer could not be stored"}
             try:
                 await in_thread(command_record_outcome)(command_id=call.command_id, outcome=failed)
-            except DatabaseError:
+            except Exception:
                 log.exception("command %s left open; the sweep will end it", call.command_id)
         except Exception:
             # Whatever else went wrong is the command's, not the box's: its connection stays.

@@ -12,7 +12,6 @@ import sys
 import time
 
 import orjson
-import uvloop
 
 from simulator.scenarios import SCENARIOS, Options
 from simulator.stats import Stats, table, watch_loop
@@ -132,7 +131,12 @@ async def run(options: Options, timeout: float, show_progress: bool) -> dict:
                         **figures)
 
 
-LOOPS = {"uvloop": uvloop.run, "asyncio": asyncio.run}
+def run_on(loop: str, coroutine):
+    if loop == "uvloop":
+        import uvloop  # here, not at the top: --loop asyncio runs where uvloop does not (Windows)
+
+        return uvloop.run(coroutine)
+    return asyncio.run(coroutine)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     timeout = args.timeout or options.settle + options.duration + 120
     try:
-        report = LOOPS[args.loop](run(options, timeout, show_progress=not args.quiet))
+        report = run_on(args.loop, run(options, timeout, show_progress=not args.quiet))
     except KeyboardInterrupt:
         return 130
     encoded = orjson.dumps(report, option=orjson.OPT_INDENT_2)
