@@ -53,25 +53,29 @@ def reply_key(command_id: int) -> str:
     return f"evchong:command:{command_id}:reply"
 
 
-_redis_client = None
-_redis_client_lock = threading.Lock()
+_redis_clients: dict[float, redis.Redis] = {}
+_redis_clients_lock = threading.Lock()
 # Longer than any wait we make on this client.
 _WAIT_READ_TIMEOUT = 300
+# A wake-up is two quick commands: a Redis that stalls longer fails it (logged; the row stands)
+# rather than hold up the box's connection, which records the outcome, for minutes.
+_PUSH_READ_TIMEOUT = 5
 
 
-def _redis() -> redis.Redis:
-    """The process's client, made once. Under the lock: threads that first met no client each made
-    one, and a client dropped that way closes its pool when collected, connections in use included.
-    A burst of answers in a fresh server process did just that, and the threads still using
-    those connections failed with "I/O operation on closed file" (seen under a reverse-API burst)."""
-    global _redis_client
-    if _redis_client is not None:
-        return _redis_client
-    with _redis_client_lock:
-        if _redis_client is None:
+def _redis(read_timeout: float) -> redis.Redis:
+    """The process's client for commands that may take up to ``read_timeout`` seconds, made once.
+    Under the lock: threads that first met no client each made one, and a client dropped that way
+    closes its pool when collected, connections in use included. A burst of answers in a fresh
+    server process did just that, and the threads still using those connections failed with "I/O
+    operation on closed file" (seen under a reverse-API burst)."""
+    client = _redis_clients.get(read_timeout)
+    if client is not None:
+        return client
+    with _redis_clients_lock:
+        if read_timeout not in _redis_clients:
             # redis-py's default read timeout (5 s) would cut a BLPOP that waits longer.
-            _redis_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=_WAIT_READ_TIMEOUT)
-        return _redis_client
+            _redis_clients[read_timeout] = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=read_timeout)
+        return _redis_clients[read_timeout]
 
 
 def box_command_channel(box: ChargeBox) -> str | None:
@@ -388,7 +392,7 @@ _REPLY_FIELDS = ("state", "response", "error_code", "error_description")
 
 def _publish(command: Command) -> None:
     key = reply_key(command.pk)
-    pipe = _redis().pipeline()
+    pipe = _redis(_PUSH_READ_TIMEOUT).pipeline()
     pipe.rpush(key, orjson.dumps({name: getattr(command, name) for name in _REPLY_FIELDS}))
     pipe.expire(key, settings.COMMAND_REPLY_TTL_SECONDS)
     pipe.execute()
@@ -397,7 +401,7 @@ def _publish(command: Command) -> None:
 def command_wait(command: Command, timeout: float) -> Command:
     """Block until the command is answered or ``timeout`` passes; the row is the truth either way."""
     if command.is_open:
-        _redis().blpop([reply_key(command.pk)], timeout=max(timeout, 0.01))
+        _redis(_WAIT_READ_TIMEOUT).blpop([reply_key(command.pk)], timeout=max(timeout, 0.01))
     command.refresh_from_db()
     return command
 

@@ -56,7 +56,13 @@ class ForwardAPI:
         body = await read_body(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         if body is None:
             return  # the client went away
-        exchange = await self.submit(Exchange(view(), body, authorization.decode("latin-1")))
+        try:
+            exchange = await self.submit(Exchange(view(), body, authorization.decode("latin-1")))
+        except Exception:
+            # The writers could not say whether the request was stored (evchong.groupcommit): not
+            # acknowledged, so that the box sends it again, in the API's own error form.
+            logger.exception("Internal Server Error: %s%s", PREFIX, view.method)
+            return await send_json(send, 500, {"error": "internal server error"}, {})
         await send_json(send, *outcome(exchange))
 
 

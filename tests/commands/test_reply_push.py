@@ -15,7 +15,7 @@ from commands.services import command_record_outcome
 def test_threads_that_meet_no_client_share_the_one_made(monkeypatch):
     # A client made and dropped in a race closes its pool when collected, under whoever still
     # uses one of its connections; so the first burst of threads must all get one client.
-    monkeypatch.setattr(services, "_redis_client", None)
+    monkeypatch.setattr(services, "_redis_clients", {})
     made = redis.Redis.from_url
 
     def slow_to_make(*args, **kwargs):  # widens the window a race needs, as a busy process does
@@ -27,7 +27,7 @@ def test_threads_that_meet_no_client_share_the_one_made(monkeypatch):
 
     def first_use():
         start.wait()
-        clients.append(services._redis())
+        clients.append(services._redis(services._PUSH_READ_TIMEOUT))
 
     threads = [threading.Thread(target=first_use) for _ in range(16)]
     for thread in threads:
@@ -35,6 +35,8 @@ def test_threads_that_meet_no_client_share_the_one_made(monkeypatch):
     for thread in threads:
         thread.join()
     assert len(clients) == 16 and len({id(client) for client in clients}) == 1
+    # A wake-up that Redis stalls fails in seconds, not after the waits' five minutes.
+    assert clients[0].connection_pool.connection_kwargs["socket_timeout"] == services._PUSH_READ_TIMEOUT
 
 
 @pytest.mark.django_db

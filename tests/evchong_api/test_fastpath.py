@@ -161,3 +161,25 @@ def test_everything_else_goes_on_to_django(path, method, content_type):
 
     async_to_sync(lean)(scope, None, send)
     assert sent[0]["headers"] == [(b"x-delegated", b"1")]
+
+
+def test_a_request_the_writers_cannot_account_for_is_a_json_500(caplog):
+    # evchong.groupcommit wakes a request with a failure when it cannot say whether it was stored:
+    # not acknowledged, in the API's own form, and nothing left for daphne to answer in plain text.
+    async def lost(exchange):
+        raise RuntimeError("the writer could not say whether this was stored")
+
+    scope = {"type": "http", "method": "POST", "path": BASE + "heartbeat",
+             "headers": [(b"content-type", b"application/json")]}
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b'{"chargeBoxSerialNumber": "BOX-1"}', "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    async_to_sync(ForwardAPI(_django_says_404, submit=lost))(scope, receive, send)
+    assert sent[0]["status"] == 500
+    assert orjson.loads(b"".join(m.get("body", b"") for m in sent[1:])) == {"error": "internal server error"}
+    assert "Internal Server Error: /evchong-api/cperent/v1/heartbeat" in caplog.text
