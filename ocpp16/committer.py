@@ -125,9 +125,15 @@ def answer_call(job: Job) -> str:
             payload = handle(job.box, job.call)
     except OcppError as exc:
         return error_frame(exc, job.unique_id)
-    if job.call.action == "BootNotification":
-        job.box.read_at = None  # the boot rewrote the box's row
+    box_rewritten(job)
     return result_frame(job.call.unique_id, payload)
+
+
+def box_rewritten(job: Job) -> None:
+    """A boot rewrote the box's row (firmware, model, last boot, ...): the consumer's copy is read
+    again for its next frame, however the boot was answered, alone or in a batch."""
+    if job.call.action == "BootNotification":
+        job.box.read_at = None
 
 
 def answer_batched(jobs: list[Job]) -> None:
@@ -150,6 +156,7 @@ def answer_batched(jobs: list[Job]) -> None:
                 job.answer = error_frame(result, job.unique_id)
             else:
                 job.answer = result_frame(job.call.unique_id, result)
+                box_rewritten(job)
 
 
 def batch_write(jobs: list[Job], *, bulk: bool = True) -> None:

@@ -207,3 +207,6 @@ def test_boots_of_a_batch_are_recorded_as_one_at_a_time_would_record_them(boxes)
     assert held["GC-2"].station_id is None and held["GC-2"].charge_point_serial == "NO-SUCH-STATION"
     assert held["GC-3"].last_boot is None
     assert (held["GC-4"].firmware_version, held["GC-4"].meter_type) == ("3.0", "M-9")
+    # The consumers' copies of the booted boxes are read again for their next frame, as after a
+    # boot answered alone; the refused boot rewrote nothing.
+    assert [j.box.read_at is None for j in jobs] == [True, True, True, False, True, True]
