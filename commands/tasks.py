@@ -30,7 +30,7 @@ def deliver_commands(command_ids: list[int]) -> None:
     The edge there sends each call, waits for the answer and records it: no worker waits on a box,
     so a few workers carry any number of commands in flight. The state claim makes a redelivered
     task (late ack) send nothing twice. Several commands come in one message when they were issued
-    together (commands.dispatch); within a message, they go out in the order they were issued. One
+    together (commands.dispatch); within a message, each box's go out in the order they were issued. One
     command that cannot be handed on fails alone, saying so; the others go on.
     """
     calls = []
@@ -63,8 +63,19 @@ def _record(command_id: int, outcome: dict) -> None:
 
 
 async def _send_in_order(commands) -> list[int]:
-    """Each command to its box's group, one after another (two calls for one box reach its
-    connection in the order issued); the ids of those that could not be sent."""
+    """Each command to its box's group: the boxes' commands side by side, each box's one after
+    another (two calls for one box reach its connection in the order issued); the ids of those
+    that could not be sent. One after another for all boxes, a message of 50 commands was 50 Redis
+    round trips in a row, and under a burst of 1,000 remote starts the messages queued behind each
+    other for the worker's two threads: p50 1.7 s from a command's commit to its claim."""
+    by_box: dict[str, list] = {}
+    for command in commands:
+        by_box.setdefault(command.box.serial, []).append(command)
+    unsent = await asyncio.gather(*(_send_one_after_another(box_commands) for box_commands in by_box.values()))
+    return sorted(command_id for ids in unsent for command_id in ids)
+
+
+async def _send_one_after_another(commands) -> list[int]:
     from ocpp16.calls import box_group
 
     layer, unsent = get_channel_layer(), []
