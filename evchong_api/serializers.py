@@ -20,9 +20,8 @@ def validated(Input: type[serializers.Serializer], data) -> dict:
     thread and reused. A new serializer deep-copies its declared fields, nested ones included, and
     builds each anew: for a meterValues request that was a fifth of the server's CPU. The fields
     of a kept serializer are bound to it alone and used by one thread at a time."""
-    # Looked up on the class itself: a subclass with other fields must not inherit a plain path.
-    if (plain := Input.__dict__.get("plain")) is not None and (found := plain.__func__(data)) is not None:
-        return found  # an Input's own plain path (MeterValuesInput.plain), for what boxes mostly send
+    if (plain := PLAIN_PATHS.get(Input)) is not None and (found := plain(data)) is not None:
+        return found  # what boxes mostly send, validated without DRF (plain_meter_values)
     kept = _kept.__dict__.setdefault("serializers", {})
     serializer = kept.get(Input)
     if serializer is None:
@@ -114,10 +113,6 @@ class MeterValuesInput(serializers.Serializer):
     transactionId = StrictIntegerField(min_value=-1, max_value=INT32_MAX)
     values = MeterValueInput(many=True)
 
-    @staticmethod
-    def plain(data) -> dict | None:
-        return plain_meter_values(data)
-
 
 _CONTEXT_BY_KEY = {c.replace(".", "").lower(): c for c in ReadingContext.values}
 
@@ -148,8 +143,9 @@ def _plain_int(number, field) -> bool:
     return type(number) is int and field.min_value <= number <= field.max_value
 
 
-def _plain_choice(word, field):
-    return field.choice_strings_to_values.get(word) if type(word) is str else None
+def _plain_choice(name: str):
+    choices = _SAMPLED[name].choice_strings_to_values
+    return lambda word: choices.get(word) if type(word) is str else None
 
 
 def _plain_unit(word):
@@ -160,12 +156,13 @@ def _plain_context(word):
     return reading_context(word) if _plain_text(word, _SAMPLED["context"]) else None
 
 
+# The optional fields of a sampled value, each with what takes its plain word to DRF's value.
 _PLAIN_OPTIONAL = (
     ("unit", _plain_unit),
-    ("phase", lambda word: _plain_choice(word, _SAMPLED["phase"])),
-    ("location", lambda word: _plain_choice(word, _SAMPLED["location"])),
+    ("phase", _plain_choice("phase")),
+    ("location", _plain_choice("location")),
     ("context", _plain_context),
-    ("format", lambda word: _plain_choice(word, _SAMPLED["format"])),
+    ("format", _plain_choice("format")),
 )
 
 
@@ -207,6 +204,11 @@ def plain_meter_values(data) -> dict | None:
     if values is None:
         return None
     return {"chargeBoxSerialNumber": serial, "connectorId": connector, "transactionId": transaction, "values": values}
+
+
+# Inputs with a plain path that ``validated`` tries first, by exact class (a subclass with other
+# fields must not inherit one).
+PLAIN_PATHS = {MeterValuesInput: plain_meter_values}
 
 
 class TransactionDataInput(serializers.Serializer):
