@@ -189,11 +189,15 @@ LISTEN_BACKLOG = env_int("LISTEN_BACKLOG", 4096)  # pending TCP connections daph
 OCPP_AUTO_REGISTER = env_bool("OCPP_AUTO_REGISTER", False)
 OCPP_CALL_TIMEOUT = env_float("OCPP_CALL_TIMEOUT", 20)  # seconds a box has to answer our CALL
 # ocpp16.committer: writer threads (each one database connection) and the most frames one commit takes.
-OCPP_WRITERS = env_int("OCPP_WRITERS", 4)
+# One: under 2,100 MeterValues/s on two cores the p99 was 55-135 ms with one writer per process, 90-198
+# with two and 199-330 with four (docs/performance.md, "The round of 16:16-19:16"). More writers made
+# smaller batches, so more commits, and more threads taking the interpreter from the event loop.
+OCPP_WRITERS = env_int("OCPP_WRITERS", 1)
 OCPP_BATCH = env_int("OCPP_BATCH", 200)
 # evchong_api.committer: the forward API's writer threads (each one database connection) and the
-# most requests one commit takes.
-EVCHONG_WRITERS = env_int("EVCHONG_WRITERS", 4)
+# most requests one commit takes. One, as for OCPP: meterValues p99 54-60 ms against 71-72 with four
+# (docs/adr/0013).
+EVCHONG_WRITERS = env_int("EVCHONG_WRITERS", 1)
 EVCHONG_BATCH = env_int("EVCHONG_BATCH", 100)
 # Seconds a connection trusts its copy of an accepted box before reading it again.
 OCPP_BOX_REFRESH = env_float("OCPP_BOX_REFRESH", 30)
