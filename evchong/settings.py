@@ -227,9 +227,10 @@ COMMAND_REPLY_TTL_SECONDS = env_int("COMMAND_REPLY_TTL_SECONDS", 120)
 COMMAND_STALE_SECONDS = env_int("COMMAND_STALE_SECONDS", 120)  # open this long: the server died mid-call
 # Issue steps (token, checks, row lock, Command row) of the reverse API run at once per server
 # process; more callers wait their turn (at most REVERSE_API_TIMEOUT - OCPP_CALL_TIMEOUT - 2 s,
-# then HTTP 503 with Retry-After). 16, not 8, since the OCPP writers are one per process: reverse
-# 1,000 in flight answered its last call after 5.5-6.2 s against 6.6 and fewer callers got the 503
-# (docs/performance.md, "The round of 16:16-19:16"); 24 was slower again. Its connections come
+# then HTTP 503 with Retry-After). 16, not 8, since the OCPP writers are one per process: of
+# 1,000 reverse calls in flight, fewer were turned away with the 503 (77-274 in three rounds against
+# 191-724) and the last answer came as late or sooner (docs/performance.md, "The round of
+# 16:16-19:16"); 24 was slower again. Its connections come
 # from the pool (DB_POOL_MAX, 40) beside ASGI_THREADS' and the writers': under that burst the two
 # processes held 69 connections in all, at most 8 of them busy (sampled every 0.2 s).
 COMMAND_ISSUE_CONCURRENCY = env_int("COMMAND_ISSUE_CONCURRENCY", 16)
