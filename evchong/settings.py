@@ -189,9 +189,8 @@ LISTEN_BACKLOG = env_int("LISTEN_BACKLOG", 4096)  # pending TCP connections daph
 OCPP_AUTO_REGISTER = env_bool("OCPP_AUTO_REGISTER", False)
 OCPP_CALL_TIMEOUT = env_float("OCPP_CALL_TIMEOUT", 20)  # seconds a box has to answer our CALL
 # ocpp16.committer: writer threads (each one database connection) and the most frames one commit takes.
-# One: under 2,100 MeterValues/s on two cores the p99 was 55-135 ms with one writer per process, 90-198
-# with two and 199-330 with four (docs/performance.md, "The round of 16:16-19:16"). More writers made
-# smaller batches, so more commits, and more threads taking the interpreter from the event loop.
+# One: more writers made smaller batches (more commits) and more threads taking the interpreter from
+# the event loop; the ingest p99 was about three times one writer's with four (docs/adr/0011).
 OCPP_WRITERS = env_int("OCPP_WRITERS", 1)
 OCPP_BATCH = env_int("OCPP_BATCH", 200)
 # evchong_api.committer: the forward API's writer threads (each one database connection) and the
@@ -227,12 +226,10 @@ COMMAND_REPLY_TTL_SECONDS = env_int("COMMAND_REPLY_TTL_SECONDS", 120)
 COMMAND_STALE_SECONDS = env_int("COMMAND_STALE_SECONDS", 120)  # open this long: the server died mid-call
 # Issue steps (token, checks, row lock, Command row) of the reverse API run at once per server
 # process; more callers wait their turn (at most REVERSE_API_TIMEOUT - OCPP_CALL_TIMEOUT - 2 s,
-# then HTTP 503 with Retry-After). 16, not 8, since the OCPP writers are one per process: of
-# 1,000 reverse calls in flight, fewer were turned away with the 503 (77-274 in three rounds against
-# 191-724) and the last answer came as late or sooner (docs/performance.md, "The round of
-# 16:16-19:16"); 24 was slower again. Its connections come
-# from the pool (DB_POOL_MAX, 40) beside ASGI_THREADS' and the writers': under that burst the two
-# processes held 69 connections in all, at most 8 of them busy (sampled every 0.2 s).
+# then HTTP 503 with Retry-After). 16, not 8, since the OCPP writers are one per process: fewer
+# callers turned away under a burst of 1,000; 24 was slower again (docs/performance.md, "The round
+# of 16:16-19:16"). Each running step holds a pooled connection (DB_POOL_MAX) beside the writers'
+# and the ASGI threads': under that burst two processes held 69 in all, at most 8 busy in 0.2 s samples.
 COMMAND_ISSUE_CONCURRENCY = env_int("COMMAND_ISSUE_CONCURRENCY", 16)
 # How long a reverse API token's user (and permissions) is remembered per process: a revoked
 # token or a withdrawn permission takes effect within this long.
