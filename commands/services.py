@@ -325,6 +325,19 @@ def command_record_outcome(*, command_id: int, outcome: dict, states=OPEN_STATES
     | {"status": "timeout"} | {"status": "offline", "description"}. Only a command in one of
     ``states`` is settled (default: any open one).
     """
+    with transaction.atomic():
+        command = command_settle(command_id=command_id, outcome=outcome, states=states)
+    if command is None:  # settled before (a late answer after the timeout): the row as it stands
+        return Command.objects.filter(pk=command_id).first()
+    commands_wake([command])  # after the commit, so that whoever wakes sees the effect too
+    return command
+
+
+def command_settle(*, command_id: int, outcome: dict, states=OPEN_STATES) -> Command | None:
+    """The outcome written on the command's row and its effect applied, in the caller's
+    transaction; None when the command was settled before. Whoever commits that transaction wakes
+    the waiters afterwards (``commands_wake``): ``command_record_outcome`` alone, or the OCPP
+    writers, which store a box's answer with the frame that carried it (ocpp16.committer)."""
     now = timezone.now()
     kind = outcome.get("status")
     fields: dict = {"answered_at": now}
@@ -341,20 +354,27 @@ def command_record_outcome(*, command_id: int, outcome: dict, states=OPEN_STATES
                       error_description=str(outcome.get("description") or "the charge box disconnected before answering")[:500])
     if fields["state"] != CommandState.ACCEPTED:
         fields["claim_until"] = None  # a refused or failed remote start frees its connector at once
-    with transaction.atomic():
-        command = _settle(command_id, fields, states)
-        if command is not None:
-            # In the same transaction as the state: the effect runs once, with the answer it follows.
-            command_effect_apply(command)
-    if command is None:  # settled before (a late answer after the timeout): the row as it stands
-        return Command.objects.filter(pk=command_id).first()
-    try:
-        _publish(command)  # after the commit, so that whoever wakes sees the effect too
-    except Exception:
-        # The outcome is committed: a waiter not woken reads it from the row at its deadline.
-        # Raising here would have closed the box's connection for a Redis hiccup.
-        log.exception("command %s: its outcome is stored, but its waiter could not be woken", command_id)
+    command = _settle(command_id, fields, states)
+    if command is not None:
+        # In the same transaction as the state: the effect runs once, with the answer it follows.
+        command_effect_apply(command)
     return command
+
+
+def commands_wake(commands: list[Command]) -> None:
+    """Wake the waiters of committed outcomes, all in one round trip to Redis. Never raises: the
+    outcomes are committed, and a waiter not woken reads its row at its deadline. Raising here
+    would have closed a box's connection for a Redis hiccup."""
+    try:
+        pipe = _redis(_PUSH_READ_TIMEOUT).pipeline()
+        for command in commands:
+            key = reply_key(command.pk)
+            pipe.rpush(key, orjson.dumps({name: getattr(command, name) for name in _REPLY_FIELDS}))
+            pipe.expire(key, settings.COMMAND_REPLY_TTL_SECONDS)
+        pipe.execute()
+    except Exception:
+        log.exception("commands %s: their outcomes are stored, but their waiters could not be woken",
+                      [command.pk for command in commands])
 
 
 def _settle(command_id: int, fields: dict, states=OPEN_STATES) -> Command | None:
@@ -388,14 +408,6 @@ def remote_start_claims_release(*, connector: Connector) -> None:
 
 # What a reply carries: enough of the row for a waiter to answer its caller without reading it back.
 _REPLY_FIELDS = ("state", "response", "error_code", "error_description")
-
-
-def _publish(command: Command) -> None:
-    key = reply_key(command.pk)
-    pipe = _redis(_PUSH_READ_TIMEOUT).pipeline()
-    pipe.rpush(key, orjson.dumps({name: getattr(command, name) for name in _REPLY_FIELDS}))
-    pipe.expire(key, settings.COMMAND_REPLY_TTL_SECONDS)
-    pipe.execute()
 
 
 def command_wait(command: Command, timeout: float) -> Command:

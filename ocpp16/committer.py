@@ -16,6 +16,10 @@ touch different connectors, and lock no row in an order that could deadlock. A f
 journaled (a CALL of ours that timed out) may be written beside one of its box's CALLs in another
 thread: it locks no connector, and the sign of life both set is the later one or close to it.
 
+An answer from the box to one of our durable commands (commands app) settles the command in the
+same transaction as the frame's journal entry, and its waiters are woken once that commits: one
+commit, not two, between the box's answer and the reverse-API caller's.
+
 If a batch fails as a whole, each of its frames is done alone (evchong.groupcommit).
 """
 
@@ -23,23 +27,28 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from chargers.choices import Direction, Protocol, RegistrationStatus
 from chargers.models import ChargeBox, JournalEntry
 from chargers.services import box_touch_due, boxes_by_pk
+from commands.models import Command
+from commands.services import command_record_outcome, command_settle, commands_wake
 from evchong.bulk import copy_insert
 from evchong.errors import UnknownChargeBox
 from evchong.groupcommit import GroupCommit
 from ocpp16.errors import ErrorCode, OcppError, error_for
 from ocpp16.handlers import HANDLERS, handle, handler_for
 from ocpp16.rpc import Call, error_frame, result_frame
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -56,6 +65,10 @@ class Job:
     # A CALL of ours that this frame answers: journaled just before it (ocpp16.consumer sends its
     # CALLs without waiting for a commit, and journals each with its answer or its end).
     sent: str = ""
+    # The durable command this frame answers, and what became of it (commands.services).
+    command_id: int | None = None
+    outcome: dict | None = None
+    settled: Command | None = field(default=None, repr=False)  # set once its outcome is written
     answer: str = ""
     gone: bool = False  # the box was deleted (in the admin) while connected: nothing to journal
     future: asyncio.Future | None = field(default=None, repr=False)
@@ -178,6 +191,8 @@ def batch_write(jobs: list[Job], *, bulk: bool = True) -> None:
             if job.answers:
                 job.answer = job.answer or answer_call(job)
                 entries.append((job.box.pk, now, Direction.OUT, Protocol.OCPP16, job.action, job.answer))
+            if job.command_id is not None:
+                outcome_store(job)
         copy_insert(JournalEntry, ("box_id", "at", "direction", "protocol", "action", "payload"), entries)
         # A frame from the box is a sign of life; one we send is not.
         due = {job.box.pk: job.box for job in jobs if job.direction == Direction.IN and not job.gone
@@ -186,6 +201,24 @@ def batch_write(jobs: list[Job], *, bulk: bool = True) -> None:
             ChargeBox.objects.filter(pk__in=list(due)).update(last_seen=now, protocol=Protocol.OCPP16)
     for box in due.values():
         box.last_seen, box.protocol = now, Protocol.OCPP16
+
+
+# What a command becomes when the box's answer to it cannot be stored.
+UNSTORABLE = {"status": "error", "code": ErrorCode.INTERNAL_ERROR,
+              "description": "the charge box's answer could not be stored"}
+
+
+def outcome_store(job: Job) -> None:
+    """The outcome of the command ``job`` answers, in a savepoint of the batch's transaction."""
+    try:
+        with transaction.atomic():
+            job.settled = command_settle(command_id=job.command_id, outcome=job.outcome)
+    except DatabaseError:
+        # An answer PostgreSQL cannot store (jsonb refuses a "\u0000" in a string) would leave the
+        # command open until the sweep: it fails instead, saying why.
+        log.exception("the outcome of command %s could not be stored", job.command_id)
+        with transaction.atomic():
+            job.settled = command_settle(command_id=job.command_id, outcome=UNSTORABLE)
 
 
 def internal_error(job: Job) -> str:
@@ -205,13 +238,22 @@ class Committer(GroupCommit):
 
     def write_batch(self, jobs: list[Job], *, alone: bool) -> None:
         batch_write(jobs, bulk=not alone)
+        settled = [job.settled for job in jobs if job.settled is not None]
+        if settled:
+            commands_wake(settled)
 
     def write_failed(self, job: Job) -> None:
         job.answer = internal_error(job)
+        if job.command_id is not None:
+            # The frame could not be written even alone: its command need not wait for the sweep.
+            try:
+                command_record_outcome(command_id=job.command_id, outcome=UNSTORABLE)
+            except Exception:
+                log.exception("command %s left open; the sweep will end it", job.command_id)
 
     def job_reset(self, job: Job) -> None:
         # Read the box again: the usual cause is a box deleted while connected.
-        job.answer, job.box.read_at = "", None
+        job.answer, job.settled, job.box.read_at = "", None, None
 
     def job_name(self, job: Job) -> str:
         return f"OCPP {job.action or 'frame'} from {job.box.serial}"

@@ -246,29 +246,24 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 outcome = {"status": ANSWERED, "payload": result}
             except OcppError as exc:
                 outcome = {"status": ERROR, "code": exc.code, "description": f"invalid answer: {exc.description}"}
-        await committer().submit(Job(self.box, frame, Direction.IN, call.action, sent=call.frame))
-        await self.report(call, outcome)
+        # A durable command's outcome is written with the answer's journal entry, and its waiters
+        # are woken once that commits (ocpp16.committer): one commit, and no thread of its own.
+        await committer().submit(Job(self.box, frame, Direction.IN, call.action, sent=call.frame,
+                                     command_id=call.command_id, outcome=outcome))
+        if call.command_id is None:
+            await reply_push(call.reply_key, outcome)
         await self.send_next()
 
     async def report(self, call: OutgoingCall, outcome: dict) -> None:
-        """Hand the outcome to whoever waits. A durable command's outcome is written on its row
-        first, once, and that wakes its waiters: the row stays the truth if nobody waits."""
+        """Hand the outcome of a call the box did not answer (timed out, or the box went away) to
+        whoever waits. A durable command's outcome is written on its row first, once, and that
+        wakes its waiters: the row stays the truth if nobody waits."""
         if call.command_id is None:
             return await reply_push(call.reply_key, outcome)
         try:
             await in_thread(command_record_outcome)(command_id=call.command_id, outcome=outcome)
-        except DatabaseError:
-            # An answer PostgreSQL cannot store (jsonb refuses a "\u0000" in a string) closed the box's
-            # connection and left the command open: it fails instead, saying why.
-            log.exception("the outcome of command %s could not be stored", call.command_id)
-            failed = {"status": ERROR, "code": ErrorCode.INTERNAL_ERROR,
-                      "description": "the charge box's answer could not be stored"}
-            try:
-                await in_thread(command_record_outcome)(command_id=call.command_id, outcome=failed)
-            except Exception:
-                log.exception("command %s left open; the sweep will end it", call.command_id)
         except Exception:
-            # Whatever else went wrong is the command's, not the box's: its connection stays.
+            # Whatever went wrong is the command's, not the box's: its connection stays.
             log.exception("command %s: its outcome could not be recorded; the sweep will end it", call.command_id)
 
     async def ocpp_call(self, message):

@@ -44,15 +44,16 @@ def test_an_outcome_whose_waiter_cannot_be_woken_is_stored_all_the_same(make_con
     box = make_connected_box("RP-1")
     command = Command.objects.create(box=box, action="Reset", payload={"type": "Soft"}, state=CommandState.SENT)
 
-    def redis_gone(command):
-        raise redis.ConnectionError("Connection closed by server.")
+    class RedisGone:
+        def pipeline(self):
+            raise redis.ConnectionError("Connection closed by server.")
 
-    monkeypatch.setattr(services, "_publish", redis_gone)
+    monkeypatch.setattr(services, "_redis", lambda read_timeout: RedisGone())
     settled = command_record_outcome(command_id=command.pk, outcome={"status": "answered", "payload": {"status": "Accepted"}})
     assert settled.state == CommandState.ACCEPTED
     command.refresh_from_db()
     assert (command.state, command.response) == (CommandState.ACCEPTED, {"status": "Accepted"})
-    assert "its waiter could not be woken" in caplog.text
+    assert "their waiters could not be woken" in caplog.text
 
 
 def test_an_outcome_that_cannot_be_recorded_leaves_the_box_connected(monkeypatch, caplog):

@@ -210,3 +210,71 @@ def test_boots_of_a_batch_are_recorded_as_one_at_a_time_would_record_them(boxes)
     # The consumers' copies of the booted boxes are read again for their next frame, as after a
     # boot answered alone; the refused boot rewrote nothing.
     assert [j.box.read_at is None for j in jobs] == [True, True, True, False, True, True]
+
+
+def answer_to(box: ChargeBox, command, payload: dict) -> Job:
+    """The box's CALLRESULT to ``command``, as the consumer hands it to the writers."""
+    frame = json.dumps([3, f"cmd-{command.pk}", payload])
+    return Job(box, frame, Direction.IN, command.action, sent=json.dumps([2, f"cmd-{command.pk}", command.action, {}]),
+               command_id=command.pk, outcome={"status": "answered", "payload": payload})
+
+
+def test_answers_to_commands_settle_them_in_the_batch_and_wake_their_waiters_after_the_commit(boxes, monkeypatch):
+    from commands.models import Command, CommandState
+    from ocpp16 import committer as committer_module
+
+    commands = [Command.objects.create(box=box, action="Reset", payload={"type": "Soft"}, state=CommandState.SENT)
+                for box in boxes[:3]]
+    woken = []
+
+    def wake(settled):
+        # Woken only once the batch is committed: another connection sees every outcome already.
+        from django.db import connection
+        assert not connection.in_atomic_block
+        woken.append(sorted(command.pk for command in settled))
+
+    monkeypatch.setattr(committer_module, "commands_wake", wake)
+    jobs = [answer_to(boxes[0], commands[0], {"status": "Accepted"}),
+            answer_to(boxes[1], commands[1], {"status": "Rejected"}),
+            job(boxes[2], meter_values("mv")),  # a frame of the same batch that answers no command
+            answer_to(boxes[2], commands[2], {"status": "Accepted"})]
+    Committer(writers=1, batch=10).write(jobs)
+    assert woken == [sorted(c.pk for c in commands)]  # one wake-up for the batch
+    states = dict(Command.objects.values_list("pk", "state"))
+    assert [states[c.pk] for c in commands] == [CommandState.ACCEPTED, CommandState.REJECTED, CommandState.ACCEPTED]
+    # The answer and the CALL it answers are journaled in the same commit.
+    assert JournalEntry.objects.filter(box=boxes[0], action="Reset").count() == 2
+    # Settled once: the same answer again (a replayed frame) changes and wakes nothing more.
+    woken.clear()
+    Committer(writers=1, batch=10).write([answer_to(boxes[0], commands[0], {"status": "Rejected"})])
+    assert woken == [] and Command.objects.get(pk=commands[0].pk).state == CommandState.ACCEPTED
+
+
+def test_an_answer_that_cannot_be_stored_fails_its_command_and_costs_the_batch_nothing(boxes):
+    from commands.models import Command, CommandState
+
+    command = Command.objects.create(box=boxes[0], action="DataTransfer", payload={"vendorId": "x"},
+                                     state=CommandState.SENT)
+    unstorable = answer_to(boxes[0], command, {"status": "Accepted", "data": "x\u0000y"})  # jsonb refuses NUL
+    jobs = [unstorable, job(boxes[1], meter_values("mv-1"))]
+    Committer(writers=1, batch=10).write(jobs)
+    command.refresh_from_db()
+    assert (command.state, command.error_code) == (CommandState.FAILED, "InternalError")
+    assert "could not be stored" in command.error_description
+    assert json.loads(jobs[1].answer) == [3, "mv-1", {}] and MeterValue.objects.count() == 2
+
+
+def test_an_answer_whose_frame_cannot_be_written_even_alone_still_ends_its_command(boxes, monkeypatch):
+    from commands.models import Command, CommandState
+    from ocpp16 import committer as committer_module
+
+    command = Command.objects.create(box=boxes[0], action="Reset", payload={"type": "Soft"}, state=CommandState.SENT)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the journal is away")
+
+    monkeypatch.setattr(committer_module, "copy_insert", broken)
+    Committer(writers=1, batch=10).write([answer_to(boxes[0], command, {"status": "Accepted"})])
+    command.refresh_from_db()
+    # Not left open for the sweep: failed, saying why, and its waiter woken.
+    assert (command.state, command.error_code) == (CommandState.FAILED, "InternalError")
