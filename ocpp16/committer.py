@@ -245,11 +245,15 @@ class Committer(GroupCommit):
     def write_failed(self, job: Job) -> None:
         job.answer = internal_error(job)
         if job.command_id is not None:
-            # The frame could not be written even alone: its command need not wait for the sweep.
-            try:
-                command_record_outcome(command_id=job.command_id, outcome=UNSTORABLE)
-            except Exception:
-                log.exception("command %s left open; the sweep will end it", job.command_id)
+            # The frame could not be written even alone: the box's answer is still its command's,
+            # written on its own (or, if that fails too, the failure), not left for the sweep.
+            for outcome in (job.outcome, UNSTORABLE):
+                try:
+                    command_record_outcome(command_id=job.command_id, outcome=outcome)
+                    return
+                except Exception:
+                    log.exception("the outcome of command %s could not be stored", job.command_id)
+            log.error("command %s left open; the sweep will end it", job.command_id)
 
     def job_reset(self, job: Job) -> None:
         # Read the box again: the usual cause is a box deleted while connected.

@@ -264,7 +264,7 @@ def test_an_answer_that_cannot_be_stored_fails_its_command_and_costs_the_batch_n
     assert json.loads(jobs[1].answer) == [3, "mv-1", {}] and MeterValue.objects.count() == 2
 
 
-def test_an_answer_whose_frame_cannot_be_written_even_alone_still_ends_its_command(boxes, monkeypatch):
+def test_an_answer_whose_frame_cannot_be_written_even_alone_still_settles_its_command(boxes, monkeypatch):
     from commands.models import Command, CommandState
     from ocpp16 import committer as committer_module
 
@@ -274,7 +274,13 @@ def test_an_answer_whose_frame_cannot_be_written_even_alone_still_ends_its_comma
         raise RuntimeError("the journal is away")
 
     monkeypatch.setattr(committer_module, "copy_insert", broken)
-    Committer(writers=1, batch=10).write([answer_to(boxes[0], command, {"status": "Accepted"})])
+    unstorable = Command.objects.create(box=boxes[1], action="DataTransfer", payload={"vendorId": "x"},
+                                        state=CommandState.SENT)
+    Committer(writers=1, batch=10).write([answer_to(boxes[0], command, {"status": "Accepted"}),
+                                          answer_to(boxes[1], unstorable, {"status": "Accepted", "data": "\u0000"})])
+    # Not left open for the sweep: the box's answer is its command's all the same, and an answer
+    # that cannot be stored either fails its command, saying why.
     command.refresh_from_db()
-    # Not left open for the sweep: failed, saying why, and its waiter woken.
-    assert (command.state, command.error_code) == (CommandState.FAILED, "InternalError")
+    unstorable.refresh_from_db()
+    assert (command.state, command.response) == (CommandState.ACCEPTED, {"status": "Accepted"})
+    assert (unstorable.state, unstorable.error_code) == (CommandState.FAILED, "InternalError")
