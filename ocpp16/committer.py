@@ -40,7 +40,7 @@ from chargers.choices import Direction, Protocol, RegistrationStatus
 from chargers.models import ChargeBox, JournalEntry
 from chargers.services import box_touch_due, boxes_by_pk
 from commands.models import Command
-from commands.services import command_record_outcome, command_settle, commands_wake
+from commands.services import command_settle, commands_wake
 from evchong.bulk import copy_insert
 from evchong.errors import UnknownChargeBox
 from evchong.groupcommit import GroupCommit
@@ -246,14 +246,15 @@ class Committer(GroupCommit):
         job.answer = internal_error(job)
         if job.command_id is not None:
             # The frame could not be written even alone: the box's answer is still its command's,
-            # written on its own (or, if that fails too, the failure), not left for the sweep.
-            for outcome in (job.outcome, UNSTORABLE):
-                try:
-                    command_record_outcome(command_id=job.command_id, outcome=outcome)
-                    return
-                except Exception:
-                    log.exception("the outcome of command %s could not be stored", job.command_id)
-            log.error("command %s left open; the sweep will end it", job.command_id)
+            # written on its own (outcome_store's rule), not left for the sweep.
+            try:
+                with transaction.atomic():
+                    outcome_store(job)
+            except Exception:
+                log.exception("command %s left open; the sweep will end it", job.command_id)
+                return
+            if job.settled is not None:
+                commands_wake([job.settled])
 
     def job_reset(self, job: Job) -> None:
         # Read the box again: the usual cause is a box deleted while connected.
