@@ -17,12 +17,12 @@ install: $(INSTALLED)
 
 # SERVER=uvicorn serves with uvicorn instead of daphne; WEB_PROCESSES=N runs N server processes (ADR 0010).
 run: $(INSTALLED)
-	$(BIN)/python -m evchong.stack
+	$(BIN)/python -m core.stack
 
 # Tests get their own private services under var/test, so they never touch `make run`'s data.
 TEST_VAR ?= var/test
 test: $(INSTALLED)
-	$(BIN)/python -m evchong.localservices --var $(TEST_VAR) -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m core.localservices --var $(TEST_VAR) -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Benchmarks on a system the bench starts under var/bench; results in bench/results/.
 # Knobs (see bench/run.py): BENCH_QUICK=1 for a smoke run, BENCH_SCALE, BENCH_REPEATS, BENCH_ONLY.
@@ -32,7 +32,7 @@ bench: $(INSTALLED)
 
 # Rewrites docs/screenshots/*.png (the README's pictures) from the browser tests.
 screenshots: $(INSTALLED)
-	UPDATE_SCREENSHOTS=1 $(BIN)/python -m evchong.localservices --var $(TEST_VAR) -- $(BIN)/python -m pytest tests/ui -q
+	UPDATE_SCREENSHOTS=1 $(BIN)/python -m core.localservices --var $(TEST_VAR) -- $(BIN)/python -m pytest tests/ui -q
 
 clean:
 	rm -rf var

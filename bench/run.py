@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.system import BENCH_VAR, PREFIX, TAG_PREFIX, System, free_port, stop_process, wait_for_port  # noqa: E402
-from evchong.stack import web_processes  # noqa: E402
+from core.stack import web_processes  # noqa: E402
 
 RESULTS = ROOT / (os.environ.get("BENCH_RESULTS") or "bench/results")  # empty when make passes it unset
 TARGET_BOXES = 10_000

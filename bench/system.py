@@ -20,7 +20,7 @@ from urllib.parse import unquote
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from evchong.localservices import DATABASE_NAME, LocalServices  # noqa: E402
+from core.localservices import DATABASE_NAME, LocalServices  # noqa: E402
 
 # BENCH_VAR lets two benches run side by side (each its own PostgreSQL, Redis and logs).
 # `or`, not a default: make exports the knobs it names even when they are unset, as empty strings,
@@ -74,7 +74,7 @@ class System:
         self.web: subprocess.Popen | None = None  # the first (or only) server process
         self.webs: list[subprocess.Popen] = []
         # WEB_PROCESSES=N: N server processes on one socket, as `make run` reads it.
-        from evchong.stack import web_processes
+        from core.stack import web_processes
 
         self.processes = web_processes(os.environ)
         self.worker: subprocess.Popen | None = None
@@ -92,7 +92,7 @@ class System:
             **os.environ, **self.services.environ(), "DJANGO_SETTINGS_MODULE": self.settings,
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
         }
-        # As evchong.stack sets it for `make run`: worker threads for database work.
+        # As core.stack sets it for `make run`: worker threads for database work.
         self.env.setdefault("ASGI_THREADS", "32")
         self._fresh_database()
         py = sys.executable
@@ -108,7 +108,7 @@ class System:
         return self
 
     def _start_web(self, processes: int | None = None) -> None:
-        from evchong.stack import web_commands
+        from core.stack import web_commands
 
         # Exactly what `make run` serves with; its settings are read with the bench's services.
         os.environ.update({**self.services.environ(), "LOG_LEVEL": self.env["LOG_LEVEL"]})

@@ -12,7 +12,7 @@ from django.utils import timezone
 from chargers.choices import ChargePointStatus, ReservationState
 from chargers.models import ChargeBox, Connector, IdTag, Reservation
 from chargers.services import CONNECTOR_ID_MAX
-from evchong.errors import DomainError
+from core.errors import DomainError
 
 # Reservation ids are the primary key, a PostgreSQL integer like OCPP's reservationId.
 RESERVATION_ID_MAX = 2**31 - 1

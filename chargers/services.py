@@ -17,7 +17,7 @@ from chargers.choices import (
     RegistrationStatus,
 )
 from chargers.models import Alarm, ChargeBox, Connector, IdTag, JournalEntry, Station
-from evchong.errors import ChargeBoxNotAccepted, DomainError, UnknownChargeBox
+from core.errors import ChargeBoxNotAccepted, DomainError, UnknownChargeBox
 
 # Connector ids are stored as PostgreSQL integers.
 CONNECTOR_ID_MAX = 2**31 - 1

@@ -22,7 +22,7 @@ from chargers.services import box_by_serial
 from commands.models import Command
 from commands.permissions import CanUseCommandApi, command_permitted
 from commands.services import command_issue, command_payload_for_schema, command_wait_async
-from evchong.db import releasing_connection
+from core.db import releasing_connection
 from ocpp16.errors import OcppError
 from ocpp16.schemas import CENTRAL_SYSTEM_ACTIONS, validate_request
 

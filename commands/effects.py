@@ -21,7 +21,7 @@ from chargers.local_lists import LocalListUpdate, local_list_apply, local_list_v
 from chargers.reservations import reservation_answered, reservation_cancel
 from chargers.services import IdTagInfo
 from commands.models import Command, CommandState
-from evchong.errors import DomainError
+from core.errors import DomainError
 from smartcharging.services import charging_profile_install, charging_profiles_clear
 
 log = logging.getLogger(__name__)

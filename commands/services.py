@@ -27,8 +27,8 @@ from chargers.services import connector_read
 from commands.dispatch import dispatch_on_commit
 from commands.effects import command_effect_apply, moment_in
 from commands.models import OPEN_STATES, Command, CommandState
-from evchong.bulk import assignments
-from evchong.errors import DomainError
+from core.bulk import assignments
+from core.errors import DomainError
 
 log = logging.getLogger(__name__)
 

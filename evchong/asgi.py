@@ -31,7 +31,7 @@ http_app = ReverseAPI(ForwardAPI(django_asgi_app))
 # AllowedHostsOriginValidator.
 application = ProtocolTypeRouter({"http": http_app, "websocket": URLRouter(websocket_urlpatterns)})
 
-from evchong import gctuning  # noqa: E402
+from core import gctuning  # noqa: E402
 
-# Last: what is loaded by now lives as long as the process (evchong.gctuning).
+# Last: what is loaded by now lives as long as the process (core.gctuning).
 gctuning.tune()

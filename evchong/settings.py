@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from evchong.localservices import read_state
+from core.localservices import read_state
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -79,7 +79,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "evchong.urls"
 ASGI_APPLICATION = "evchong.asgi.application"
 # Net allocations between two young garbage collections in a server process (CPython: 700; 0
-# keeps CPython's defaults). See evchong.gctuning.
+# keeps CPython's defaults). See core.gctuning.
 GC_YOUNG_THRESHOLD = env_int("GC_YOUNG_THRESHOLD", 10000)
 
 TEMPLATES = [
@@ -130,9 +130,9 @@ CHANNEL_LAYERS = {
         # messages a second, and a burst of 100 reverse calls waited seconds for delivery
         # (docs/adr/0012). A message for a box nobody holds is dropped; the command's row is the
         # truth and it ends as timed out, as it did when a list message expired unread.
-        # evchong.pubsub_layer: that layer, whose subscriptions one task per connection changes, many
+        # core.channel_layer: that layer, whose subscriptions one task per connection changes, many
         # channels per command, so that a consumer cancelled while leaving cannot leave one behind.
-        "BACKEND": "evchong.pubsub_layer.ChannelLayer",
+        "BACKEND": "core.channel_layer.ChannelLayer",
         # redis-py 8 cuts every socket read at 5 s by default (channels_redis#422).
         "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
     }

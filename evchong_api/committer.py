@@ -5,7 +5,7 @@ that was a pool connection, BEGIN, the box's row, its sign of life, the handler'
 journal rows and COMMIT: under 50 boxes sending back to back, most of a request's CPU in the
 server went to those round trips and PostgreSQL's share as much again (docs/performance.md).
 
-Here writer threads (evchong.groupcommit) take the requests that are waiting and do them in one
+Here writer threads (core.groupcommit) take the requests that are waiting and do them in one
 transaction: every box in one read, each handler that writes in a savepoint of its own (a refused
 request takes back only its own writes), the meterValues of the batch in one INSERT, the journal
 of the batch in one INSERT and the boxes' signs of life in one UPDATE. Each request gets the answer
@@ -28,8 +28,8 @@ from django.utils import timezone
 from chargers.choices import Direction, Protocol
 from chargers.models import ChargeBox, JournalEntry
 from chargers.services import box_found, box_touch_due, boxes_read
-from evchong.bulk import copy_insert
-from evchong.groupcommit import GroupCommit
+from core.bulk import copy_insert
+from core.groupcommit import GroupCommit
 from evchong_api.parsing import EnvelopeError, parse_body
 
 

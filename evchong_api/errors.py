@@ -5,7 +5,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from evchong.errors import ChargeBoxNotAccepted, DomainError, UnknownChargeBox
+from core.errors import ChargeBoxNotAccepted, DomainError, UnknownChargeBox
 from evchong_api.parsing import EnvelopeError
 
 

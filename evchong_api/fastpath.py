@@ -59,7 +59,7 @@ class ForwardAPI:
         try:
             exchange = await self.submit(Exchange(view(), body, authorization.decode("latin-1")))
         except Exception:
-            # The writers could not say whether the request was stored (evchong.groupcommit): not
+            # The writers could not say whether the request was stored (core.groupcommit): not
             # acknowledged, so that the box sends it again, in the API's own error form.
             logger.exception("Internal Server Error: %s%s", PREFIX, view.method)
             return await send_json(send, 500, {"error": "internal server error"}, {})

@@ -26,7 +26,7 @@ from chargers.services import box_by_serial
 from commands.models import Command, CommandState
 from commands.permissions import CanUseCommandApi, command_permitted
 from commands.services import command_issue, command_wait_async, remote_start_issue, remote_stop_issue
-from evchong.db import Busy, DatabaseSlots, releasing_connection
+from core.db import Busy, DatabaseSlots, releasing_connection
 from evchong_api.auth import CachedTokenAuthentication
 from evchong_api.errors import drf_exception_handler, error_answer
 from evchong_api.fastpath import read_body, send_json, size_default_executor

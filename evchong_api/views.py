@@ -19,7 +19,7 @@ from chargers.services import (
     connector_status_report,
     idtag_authorize,
 )
-from evchong.errors import DomainError
+from core.errors import DomainError
 from evchong_api import serializers as s
 from evchong_api import vocabulary
 from evchong_api.auth import check_box_credentials

@@ -20,7 +20,7 @@ An answer from the box to one of our durable commands (commands app) settles the
 same transaction as the frame's journal entry, and its waiters are woken once that commits: one
 commit, not two, between the box's answer and the reverse-API caller's.
 
-If a batch fails as a whole, each of its frames is done alone (evchong.groupcommit).
+If a batch fails as a whole, each of its frames is done alone (core.groupcommit).
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ from chargers.models import ChargeBox, JournalEntry
 from chargers.services import box_touch_due, boxes_by_pk
 from commands.models import Command
 from commands.services import command_settle, commands_wake
-from evchong.bulk import copy_insert
-from evchong.errors import UnknownChargeBox
-from evchong.groupcommit import GroupCommit
+from core.bulk import copy_insert
+from core.errors import UnknownChargeBox
+from core.groupcommit import GroupCommit
 from ocpp16.errors import ErrorCode, OcppError, error_for
 from ocpp16.handlers import HANDLERS, handle, handler_for
 from ocpp16.rpc import Call, error_frame, result_frame
@@ -227,7 +227,7 @@ def internal_error(job: Job) -> str:
 
 
 class Committer(GroupCommit):
-    """The OCPP writer threads of one process (evchong.groupcommit)."""
+    """The OCPP writer threads of one process (core.groupcommit)."""
 
     name = "ocpp-writer"
 

@@ -26,7 +26,7 @@ from chargers.choices import Direction, Protocol
 from chargers.models import ChargeBox
 from chargers.services import box_by_serial, box_connected, box_disconnected, box_register
 from commands.services import command_record_outcome
-from evchong.errors import DomainError
+from core.errors import DomainError
 from ocpp16.calls import ANSWERED, ERROR, OFFLINE, TIMEOUT, box_group, reply_push
 from ocpp16.errors import ErrorCode, OcppError
 from ocpp16.committer import Job, box_mark_read, committer

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from evchong.errors import ChargeBoxNotAccepted, DomainError, UnknownChargeBox
+from core.errors import ChargeBoxNotAccepted, DomainError, UnknownChargeBox
 
 
 class ErrorCode(StrEnum):

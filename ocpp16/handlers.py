@@ -26,7 +26,7 @@ from chargers.services import (
     data_transfer_receive,
     idtag_authorize,
 )
-from evchong.errors import DomainError
+from core.errors import DomainError
 from firmware.services import diagnostics_status_record, firmware_status_record
 from ocpp16.errors import ErrorCode, OcppError, error_for
 from ocpp16.rpc import Call

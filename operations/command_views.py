@@ -17,8 +17,8 @@ from django.views.decorators.csrf import csrf_protect
 
 from commands.models import Command
 from commands.services import command_issue, command_wait_async
-from evchong.db import releasing_connection
-from evchong.errors import DomainError
+from core.db import releasing_connection
+from core.errors import DomainError
 from operations.command_forms import FORMS
 from operations.roles import actions_offered, command_allowed
 

@@ -1,4 +1,4 @@
-"""evchong.bulk.copy_insert: rows copied are rows kept, in a transaction or not, whether few
+"""core.bulk.copy_insert: rows copied are rows kept, in a transaction or not, whether few
 (one INSERT from UNNEST of array parameters) or many (COPY)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from django.utils import timezone
 from chargers.choices import Direction, Protocol
 from chargers.models import JournalEntry
 from transactions.models import MeterValue
-from evchong.bulk import FEW_ROWS, copy_insert
+from core.bulk import FEW_ROWS, copy_insert
 from transactions.services import Sample, meter_values_store
 
 pytestmark = pytest.mark.django_db(transaction=True)

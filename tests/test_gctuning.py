@@ -1,4 +1,4 @@
-"""A server process's garbage collector (evchong.gctuning), checked in fresh interpreters: what
+"""A server process's garbage collector (core.gctuning), checked in fresh interpreters: what
 the application's import leaves set, and that cycles are still collected without being asked."""
 
 import json

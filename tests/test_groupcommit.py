@@ -1,4 +1,4 @@
-"""evchong.groupcommit's writer threads outlive whatever a batch throws at them."""
+"""core.groupcommit's writer threads outlive whatever a batch throws at them."""
 
 import asyncio
 import threading
@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from evchong.groupcommit import GroupCommit
+from core.groupcommit import GroupCommit
 
 
 class Writer(GroupCommit):

@@ -1,4 +1,4 @@
-"""`make run`'s server choices (evchong.stack.web_commands): daphne (the default), several daphne
+"""`make run`'s server choices (core.stack.web_commands): daphne (the default), several daphne
 processes on one socket, and uvicorn. Each serves the forward API and the OCPP edge: subprotocol,
 refusal before the upgrade, and server pings."""
 
@@ -16,7 +16,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from evchong.stack import web_commands
+from core.stack import web_commands
 from servers import free_port
 from simbox import PingCounter
 
@@ -61,7 +61,7 @@ def serve(server_env, settings):
     for proc in started:
         try:
             proc.wait(15)
-        except subprocess.TimeoutExpired:  # as evchong.stack does after 15 s
+        except subprocess.TimeoutExpired:  # as core.stack does after 15 s
             proc.kill()
             proc.wait(5)
 
@@ -92,7 +92,7 @@ def test_an_unknown_server_is_refused():
 
 
 def test_one_server_process_per_core_up_to_two_unless_told(monkeypatch):
-    from evchong import stack
+    from core import stack
 
     for cores, expected in [(1, 1), (2, 2), (16, 2), (None, 1)]:
         monkeypatch.setattr(stack.os, "cpu_count", lambda cores=cores: cores)

@@ -11,8 +11,8 @@ from chargers.choices import AuthorizationStatus
 from chargers.models import ChargeBox, Connector
 from chargers.reservations import reservation_use
 from chargers.services import CONNECTOR_ID_MAX, IdTagInfo, connector_get, idtag_authorize
-from evchong.bulk import assignments, copy_insert
-from evchong.errors import DomainError
+from core.bulk import assignments, copy_insert
+from core.errors import DomainError
 from smartcharging.services import charging_profiles_end_with_session
 from transactions.choices import Location, ReadingContext, Reason, ValueFormat
 from transactions.models import MeterValue, Transaction

@@ -7,7 +7,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.test import Client
 
-from evchong.db import DatabaseSlots
+from core.db import DatabaseSlots
 from evchong_api.reverse import PREFIX, ReverseAPI
 
 

@@ -10,7 +10,7 @@ from django.test import Client
 
 from commands.models import Command, CommandState
 from commands.services import command_record_outcome, command_wait_async, remote_start_issue
-from evchong.db import Busy, DatabaseSlots
+from core.db import Busy, DatabaseSlots
 from evchong_api.auth import CachedTokenAuthentication
 
 URL = "/evchong-api/reverse/v1/"

@@ -164,7 +164,7 @@ def test_everything_else_goes_on_to_django(path, method, content_type):
 
 
 def test_a_request_the_writers_cannot_account_for_is_a_json_500(caplog):
-    # evchong.groupcommit wakes a request with a failure when it cannot say whether it was stored:
+    # core.groupcommit wakes a request with a failure when it cannot say whether it was stored:
     # not acknowledged, in the API's own form, and nothing left for daphne to answer in plain text.
     async def lost(exchange):
         raise RuntimeError("the writer could not say whether this was stored")

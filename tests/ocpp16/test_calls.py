@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from chargers.models import JournalEntry
-from evchong.errors import UnknownChargeBox
+from core.errors import UnknownChargeBox
 from ocpp16.calls import box_group, call_box_sync
 from ocpp16.errors import InvalidCall
 

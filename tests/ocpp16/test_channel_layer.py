@@ -1,5 +1,5 @@
 """The channel layer (settings.CHANNEL_LAYERS: channels_redis's pub/sub layer, docs/adr/0012, with
-SUBSCRIBEs sent together by evchong.pubsub_layer) on the real Redis of the test run: a burst of
+SUBSCRIBEs sent together by core.channel_layer) on the real Redis of the test run: a burst of
 boxes connecting at once all join their groups in a few commands, and a call sent from another
 process (the Celery worker) reaches exactly the box it is for."""
 
@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from evchong.pubsub_layer import ChannelLayer
+from core.channel_layer import ChannelLayer
 from ocpp16.calls import box_group
 
 

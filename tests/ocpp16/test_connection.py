@@ -12,7 +12,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from chargers.models import ChargeBox, JournalEntry
-from evchong.stack import daphne_command
+from core.stack import daphne_command
 from simbox import PingCounter
 
 BOOT = {"chargePointVendor": "VendorX", "chargePointModel": "SingleSocketCharger"}

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from evchong.localservices import VAR_DIR, services_for
+from core.localservices import VAR_DIR, services_for
 
 
 def _interrupt(signum, frame):

@@ -184,7 +184,7 @@ def services_for(var_dir: Path) -> tuple[dict[str, str], LocalServices | None]:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m evchong.localservices [--var DIR] -- CMD ...`: run CMD with the services up."""
+    """`python -m core.localservices [--var DIR] -- CMD ...`: run CMD with the services up."""
     var_dir = VAR_DIR
     if argv[:1] == ["--var"]:
         var_dir, argv = Path(argv[1]).resolve(), argv[2:]
