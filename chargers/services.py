@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -282,11 +283,10 @@ def connector_get(*, box: ChargeBox, connector_id: int, lock: bool = False) -> C
 
 
 def active_transaction_id(*, box: ChargeBox, connector_id: int) -> int | None:
-    """The session running on a connector, if any."""
-    from transactions.models import Transaction  # transactions depends on chargers, not back
-
+    """The session running on a connector, if any. Through the sessions' reverse relation: the
+    transactions app depends on this one, not back."""
     return (
-        Transaction.objects.filter(box=box, connector__connector_id=connector_id, stopped_at__isnull=True)
+        box.transactions.filter(connector__connector_id=connector_id, stopped_at__isnull=True)
         .values_list("id", flat=True)
         .first()
     )
@@ -352,9 +352,8 @@ def connector_status_report(
         raised=timestamp,
     )
     if faulted:
-        from chargers.tasks import alarm_email_operations
-
-        transaction.on_commit(lambda: alarm_email_operations.delay(alarm.pk))
+        # By name: the tasks module imports this one.
+        transaction.on_commit(lambda: current_app.send_task("chargers.tasks.alarm_email_operations", args=[alarm.pk]))
     return connector
 
 

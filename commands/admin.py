@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from commands.models import Command, CommandState
-from ocpp16.schemas import CENTRAL_SYSTEM_ACTIONS
+from commands.edges import command_actions
 from operations.admin_filters import choices_filter
 from operations.admin_mixins import BigTableMixin, ExactSearchMixin
 
@@ -11,7 +11,7 @@ class CommandAdmin(BigTableMixin, ExactSearchMixin, admin.ModelAdmin):
     list_display = ["id", "created", "box", "action", "state", "short_response", "error_code", "requested_by",
                     "source", "answered_at"]
     # Fixed choices: a SELECT DISTINCT over every command ever sent would scan the table.
-    list_filter = [choices_filter("state", CommandState.values), choices_filter("action", sorted(CENTRAL_SYSTEM_ACTIONS)),
+    list_filter = [choices_filter("state", CommandState.values), choices_filter("action", command_actions),
                    choices_filter("source", ["reverse-api", "operations-api", "admin"])]
     search_numbers = ["pk"]
     search_texts = ["box__serial"]  # the box filter: type its serial

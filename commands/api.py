@@ -1,4 +1,5 @@
-"""The operations API: every Central-System-initiated OCPP 1.6 call to any box, and its history.
+"""The operations API: every call the central system can make to a box, in the vocabulary of the
+box's protocol (commands.edges: OCPP 1.6 action names for OCPP boxes), and its history.
 
 POST /api/v1/boxes/{serial}/commands answers 200 with the command once the box answered or the
 timeout passed (wait=true), 202 at once (wait=false); GET /api/v1/commands/{id}.
@@ -21,10 +22,10 @@ from chargers.models import ChargeBox
 from chargers.services import box_by_serial
 from commands.models import Command
 from commands.permissions import CanUseCommandApi, command_permitted
-from commands.services import command_issue, command_payload_for_schema, command_wait_async
+from commands.edges import CommandInvalid, command_actions
+from commands.replies import command_wait_async
+from commands.services import command_issue, command_validate
 from core.db import releasing_connection
-from ocpp16.errors import OcppError
-from ocpp16.schemas import CENTRAL_SYSTEM_ACTIONS, validate_request
 
 class CommandOut(serializers.ModelSerializer):
     box = serializers.CharField(source="box.serial")
@@ -42,16 +43,16 @@ class CommandOut(serializers.ModelSerializer):
 
 
 class CommandIn(serializers.Serializer):
-    action = serializers.ChoiceField(sorted(CENTRAL_SYSTEM_ACTIONS))
+    action = serializers.CharField(max_length=40)
     payload = serializers.DictField(default=dict)
     wait = serializers.BooleanField(default=True)
 
+    def validate_action(self, action: str) -> str:
+        if action not in command_actions():
+            raise serializers.ValidationError(f'"{action}" is not a valid choice.')
+        return action
+
     def validate(self, data):
-        # The box would refuse a malformed call with a CALLERROR: refuse it here, before it is queued.
-        try:
-            validate_request(data["action"], command_payload_for_schema(data["action"], data["payload"]))
-        except OcppError as problem:
-            raise serializers.ValidationError({"payload": [f"{problem.code}: {problem.description}"]}) from None
         # The schemas allow a NUL in a string, PostgreSQL's jsonb does not: saving the command failed (500).
         if _holds_nul(data["payload"]):
             raise serializers.ValidationError({"payload": ["PropertyConstraintViolation: a string holds a NUL"]})
@@ -101,8 +102,14 @@ class BoxCommandsView(APIView):
 
     @staticmethod
     def _issue(user, serial, data) -> Command:
-        return command_issue(box=_box_or_404(serial), action=data["action"], payload=data["payload"],
-                             requested_by=user, source="operations-api")
+        box = _box_or_404(serial)
+        # The box would refuse a malformed call with an error: refuse it here, before it is queued.
+        try:
+            command_validate(box=box, action=data["action"], payload=data["payload"])
+        except CommandInvalid as invalid:
+            raise serializers.ValidationError({invalid.field: [invalid.message]}) from None
+        return command_issue(box=box, action=data["action"], payload=data["payload"], requested_by=user,
+                             source="operations-api")
 
     @extend_schema(responses=CommandOut(many=True), summary="A box's commands, newest first")
     async def get(self, request, serial: str):

@@ -6,6 +6,12 @@ from django.core.checks import Error, register
 class CommandsConfig(AppConfig):
     name = "commands"
 
+    def ready(self):
+        from commands.services import remote_start_claims_release
+        from transactions.signals import session_started
+
+        session_started.connect(remote_start_claims_release, dispatch_uid="commands-claims-release")
+
 
 @register()
 def reverse_api_outlasts_the_box(app_configs, **kwargs):

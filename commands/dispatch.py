@@ -13,7 +13,6 @@ between the commit and the publish before.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import threading
@@ -25,8 +24,9 @@ BATCH_MAX = 50
 
 
 class Dispatcher:
-    def __init__(self, publish):
+    def __init__(self, publish, fail):
         self._publish = publish  # publish(list of command ids): one message
+        self._fail = fail  # fail(list of command ids): what could not be published ends, saying so
         self._ids: list[int] = []
         self._busy = False
         self._condition = threading.Condition()
@@ -63,48 +63,21 @@ class Dispatcher:
                 # The broker is away (kombu has retried already): the commands fail, saying so,
                 # rather than wait in the queued state for the sweep to time them out.
                 log.exception("commands %s could not be handed to the workers", ids)
-                _fail(ids)
+                self._undeliverable(ids)
             finally:
                 with self._condition:
                     self._busy = False
                     self._condition.notify_all()
 
+    def _undeliverable(self, ids: list[int]) -> None:
+        """Never raises: this thread must live on for the commands that come next."""
+        from django.db import connection
 
-def _publish(ids: list[int]) -> None:
-    from commands.tasks import deliver_commands
-
-    deliver_commands.delay(ids)
-
-
-def _fail(ids: list[int]) -> None:
-    """Commands whose message may not have reached the broker end as failed, those still queued
-    only: a publish that raised may still have been queued, and a worker may have sent it already.
-    Never raises: this thread must live on for the commands that come next."""
-    from django.db import connection
-
-    from commands.models import CommandState
-    from commands.services import command_record_outcome
-
-    outcome = {"status": "error", "code": "InternalError",
-               "description": "the command could not be handed to the workers (message broker unavailable)"}
-    for command_id in ids:
         try:
-            command_record_outcome(command_id=command_id, outcome=outcome, states=[CommandState.QUEUED])
+            self._fail(ids)
         except Exception:
-            # The row may be settled while waking its waiter failed (the broker is our Redis too).
-            log.exception("command %s: its failure could not be recorded, or its waiter woken", command_id)
-    try:
-        connection.close()  # this thread lives on: the connection goes back to the pool
-    except Exception:
-        log.exception("closing the dispatcher's database connection")
-
-
-dispatcher = Dispatcher(_publish)
-atexit.register(dispatcher.flush)
-
-
-def dispatch_on_commit(command_id: int) -> None:
-    """Hand the command to the workers once the transaction creating it commits."""
-    from django.db import transaction
-
-    transaction.on_commit(lambda: dispatcher.add(command_id))
+            log.exception("commands %s: their failure could not be recorded", ids)
+        try:
+            connection.close()  # this thread lives on: the connection goes back to the pool
+        except Exception:
+            log.exception("closing the dispatcher's database connection")

@@ -1,11 +1,11 @@
 from rest_framework.permissions import BasePermission
 
-from operations.roles import command_allowed, may_send_all
+from commands.roles import command_allowed, may_send_all
 
 
 class CanUseCommandApi(BasePermission):
     """Tokens from `manage.py apitoken`, Operations and Field engineers; which command each may
-    send is decided by operations.roles.command_allowed, asked through ``command_permitted``."""
+    send is decided by commands.roles.command_allowed, asked through ``command_permitted``."""
 
     message = "this user may not use the command APIs"
 

@@ -1,32 +1,33 @@
-"""Issuing Central-System-initiated calls and recording what became of them.
+"""Issuing calls to boxes and settling what became of them.
 
 Issuing checks and claims what it needs under a row lock, commits, and hands delivery to a Celery
-task on commit. The edge that holds the box's connection sends the call and reports the outcome
-through ``command_record_outcome``, which also pushes it to a Redis reply key for synchronous
-callers (``command_wait``).
+task on commit (commands.dispatch, commands.tasks), which gives each command to the edge of its
+box's protocol (commands.edges). That edge sends the call and settles the command with the box's
+answer through ``command_settle``, the one way a command ends; whoever waits is woken through
+commands.replies.
 """
 
 from __future__ import annotations
 
-import asyncio
+import atexit
 import logging
-import threading
-import weakref
 from datetime import timedelta
 
-import orjson
-import redis
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from celery import current_app
 
 from chargers.choices import ChargePointStatus
 from chargers.models import ChargeBox, Connector
 from chargers.reservations import reservation_blocking, reservation_request, reservations_held_by_others
 from chargers.services import connector_read
-from commands.dispatch import dispatch_on_commit
+from commands.dispatch import Dispatcher
+from commands.edges import CommandInvalid, command_edge
 from commands.effects import command_effect_apply, moment_in
 from commands.models import OPEN_STATES, Command, CommandState
+from commands.outcomes import Outcome, OutcomeKind
+from commands.replies import command_wake_after_commit
 from core.bulk import assignments
 from core.errors import DomainError
 
@@ -49,41 +50,10 @@ class CommandRefused(DomainError):
     Never leaves this module: a refusal becomes a rejected Command row."""
 
 
-def reply_key(command_id: int) -> str:
-    return f"evchong:command:{command_id}:reply"
-
-
-_redis_clients: dict[float, redis.Redis] = {}
-_redis_clients_lock = threading.Lock()
-# Longer than any wait we make on this client.
-_WAIT_READ_TIMEOUT = 300
-# A wake-up is two quick commands: a Redis that stalls longer fails it (logged; the row stands)
-# rather than hold up the box's connection, which records the outcome, for minutes.
-_PUSH_READ_TIMEOUT = 5
-
-
-def _redis(read_timeout: float) -> redis.Redis:
-    """The process's client for commands that may take up to ``read_timeout`` seconds, made once.
-    Under the lock: threads that first met no client each made one, and a client dropped that way
-    closes its pool when collected, connections in use included. A burst of answers in a fresh
-    server process did just that, and the threads still using those connections failed with "I/O
-    operation on closed file" (seen under a reverse-API burst)."""
-    client = _redis_clients.get(read_timeout)
-    if client is not None:
-        return client
-    with _redis_clients_lock:
-        if read_timeout not in _redis_clients:
-            # redis-py's default read timeout (5 s) would cut a BLPOP that waits longer.
-            _redis_clients[read_timeout] = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=read_timeout)
-        return _redis_clients[read_timeout]
-
-
 def box_command_channel(box: ChargeBox) -> str | None:
     """Why a box cannot take commands now, or None when it can."""
-    from chargers.choices import Protocol
-
-    if box.protocol == Protocol.EVCHONG:
-        return "the charge box speaks only the EVCHONG forward API, which has no channel for commands"
+    if box.protocol and command_edge(box.protocol) is None:
+        return f"the charge box speaks {box.get_protocol_display()}, which has no channel for commands"
     if not box.connected_node:
         return "the charge box is not connected"
     return None
@@ -93,21 +63,12 @@ def _create(*, box, action, payload, requested_by, source, **extra) -> Command:
     command = Command.objects.create(
         box=box, action=action, payload=payload, requested_by=requested_by, source=source, **extra
     )
-    dispatch_on_commit(command.pk)
+    transaction.on_commit(lambda: dispatcher.add(command.pk))
     return command
 
 
-def command_payload_for_schema(action: str, payload: dict) -> dict:
-    """The payload to check against the action's schema before issuing it. A ReserveNow's
-    reservationId is ours to give (docs/adr/0007), so a caller may leave it out."""
-    if action == RESERVE_NOW and "reservationId" not in payload:
-        return {**payload, "reservationId": 1}
-    return payload
-
-
 def command_issue(*, box: ChargeBox, action: str, payload: dict, requested_by=None, source: str = "") -> Command:
-    """Any OCPP 1.6 Central-System call, its payload already checked against the action's schema by
-    the caller's edge (see ``command_payload_for_schema``)."""
+    """Any call to a box, its payload already checked by ``command_validate``."""
     if action == REMOTE_START:
         return remote_start_issue(
             box=box, connector_id=payload.get("connectorId"), id_tag=payload["idTag"], payload=payload,
@@ -318,63 +279,34 @@ def command_claim_delivery(command_ids: list[int]) -> list[Command]:
     return sorted(claimed, key=lambda command: command.pk)  # in the order they were issued
 
 
-def command_record_outcome(*, command_id: int, outcome: dict, states=OPEN_STATES) -> Command | None:
-    """Store what the box answered, once, and wake whoever waits.
-
-    ``outcome`` is {"status": "answered", "payload": {...}} | {"status": "error", "code", "description"}
-    | {"status": "timeout"} | {"status": "offline", "description"}. Only a command in one of
-    ``states`` is settled (default: any open one).
-    """
-    with transaction.atomic():
-        command = command_settle(command_id=command_id, outcome=outcome, states=states)
-    if command is None:  # settled before (a late answer after the timeout): the row as it stands
-        return Command.objects.filter(pk=command_id).first()
-    commands_wake([command])  # after the commit, so that whoever wakes sees the effect too
-    return command
-
-
-def command_settle(*, command_id: int, outcome: dict, states=OPEN_STATES) -> Command | None:
-    """The outcome written on the command's row and its effect applied, in the caller's
-    transaction; None when the command was settled before. Whoever commits that transaction wakes
-    the waiters afterwards (``commands_wake``): ``command_record_outcome`` alone, or the OCPP
-    writers, which store a box's answer with the frame that carried it (ocpp16.committer)."""
-    now = timezone.now()
-    kind = outcome.get("status")
-    fields: dict = {"answered_at": now}
-    if kind == "answered":
-        response = outcome.get("payload") or {}
+def command_settle(*, command_id: int, outcome: Outcome, states=OPEN_STATES) -> Command | None:
+    """The one way a command ends: ``outcome`` written on its row, once (only a command in one of
+    ``states``, by default any open one), its effect applied (commands.effects) in the same
+    transaction, and its waiters woken after the commit (commands.replies). In the caller's
+    transaction if there is one: the inbound pipeline settles a box's answer with the message that
+    carried it. The command as it stands; None for an unknown id."""
+    fields: dict = {"answered_at": timezone.now()}
+    if outcome.kind == OutcomeKind.ANSWERED:
+        response = outcome.payload
         fields["response"] = response
         status = response.get("status") if isinstance(response, dict) else None
         fields["state"] = CommandState.ACCEPTED if status is None or status in POSITIVE_STATUSES else CommandState.REJECTED
-    elif kind == "timeout":
+    elif outcome.kind == OutcomeKind.TIMEOUT:
         fields.update(state=CommandState.TIMED_OUT, error_code="Timeout",
                       error_description="the charge box did not answer in time")
     else:
-        fields.update(state=CommandState.FAILED, error_code=str(outcome.get("code") or "Offline")[:40],
-                      error_description=str(outcome.get("description") or "the charge box disconnected before answering")[:500])
+        fields.update(state=CommandState.FAILED, error_code=(outcome.code or "Offline")[:40],
+                      error_description=(outcome.description or "the charge box disconnected before answering")[:500])
     if fields["state"] != CommandState.ACCEPTED:
         fields["claim_until"] = None  # a refused or failed remote start frees its connector at once
-    command = _settle(command_id, fields, states)
-    if command is not None:
+    with transaction.atomic():
+        command = _settle(command_id, fields, states)
+        if command is None:  # settled before (a late answer after the timeout): the row as it stands
+            return Command.objects.filter(pk=command_id).first()
         # In the same transaction as the state: the effect runs once, with the answer it follows.
         command_effect_apply(command)
+        command_wake_after_commit(command)
     return command
-
-
-def commands_wake(commands: list[Command]) -> None:
-    """Wake the waiters of committed outcomes, all in one round trip to Redis. Never raises: the
-    outcomes are committed, and a waiter not woken reads its row at its deadline. Raising here
-    would have closed a box's connection for a Redis hiccup."""
-    try:
-        pipe = _redis(_PUSH_READ_TIMEOUT).pipeline()
-        for command in commands:
-            key = reply_key(command.pk)
-            pipe.rpush(key, orjson.dumps({name: getattr(command, name) for name in _REPLY_FIELDS}))
-            pipe.expire(key, settings.COMMAND_REPLY_TTL_SECONDS)
-        pipe.execute()
-    except Exception:
-        log.exception("commands %s: their outcomes are stored, but their waiters could not be woken",
-                      [command.pk for command in commands])
 
 
 def _settle(command_id: int, fields: dict, states=OPEN_STATES) -> Command | None:
@@ -396,59 +328,48 @@ def command_expire_stale(*, older_than: timedelta) -> int:
         Command.objects.filter(state__in=OPEN_STATES, created__lt=now - older_than).values_list("pk", flat=True)
     )
     for pk in stale:
-        command_record_outcome(command_id=pk, outcome={"status": "timeout"})
+        command_settle(command_id=pk, outcome=Outcome.timeout())
     Command.objects.filter(claim_until__lt=now).update(claim_until=None)
     return len(stale)
 
 
-def remote_start_claims_release(*, connector: Connector) -> None:
+def remote_start_claims_release(*, connector: Connector, **_sent_with) -> None:
     """The box's StartTransaction has arrived: the connector is no longer merely claimed."""
     Command.objects.filter(connector=connector, claim_until__isnull=False).update(claim_until=None)
 
 
-# What a reply carries: enough of the row for a waiter to answer its caller without reading it back.
-_REPLY_FIELDS = ("state", "response", "error_code", "error_description")
 
 
-def command_wait(command: Command, timeout: float) -> Command:
-    """Block until the command is answered or ``timeout`` passes; the row is the truth either way."""
-    if command.is_open:
-        _redis(_WAIT_READ_TIMEOUT).blpop([reply_key(command.pk)], timeout=max(timeout, 0.01))
-    command.refresh_from_db()
-    return command
+def command_validate(*, box: ChargeBox, action: str, payload: dict) -> None:
+    """CommandInvalid unless ``action`` with ``payload`` is a call the box's protocol can send. A box
+    that has not yet said which protocol it speaks is held to COMMAND_DEFAULT_PROTOCOL's."""
+    edge = command_edge(box.protocol or settings.COMMAND_DEFAULT_PROTOCOL)
+    if edge is None:
+        raise CommandInvalid(f"the charge box speaks {box.get_protocol_display()}, which has no channel for commands",
+                             field="action", code="NotSupported")
+    if action not in edge.actions:
+        raise CommandInvalid(f"{action!r} is not a call the central system makes to a {box.get_protocol_display()} box",
+                             field="action", code="NotSupported")
+    edge.validate(action, payload)
 
 
-# One client per event loop (a redis.asyncio connection belongs to the loop that opened it). Its
-# pool keeps the connections of finished waits for the next ones: opening one per waiter cost a
-# connect and a close per reverse call, a thousand at a time under load. A BLPOP holds its
-# connection for the whole wait, so the pool is as large as the waits a process may hold, and one
-# beyond that waits for a connection instead of failing (redis-py's default pool raises past 100).
-_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-WAITERS_MAX = 2000
+def _publish(ids: list[int]) -> None:
+    # By name: the task's module imports this one.
+    current_app.send_task("commands.tasks.deliver_commands", args=[ids])
 
 
-def _redis_async():
-    import redis.asyncio as aioredis
+def _undelivered(ids: list[int]) -> None:
+    """Commands whose message may not have reached the broker end as failed, those still queued
+    only: a publish that raised may still have been queued, and a worker may have sent it already."""
+    outcome = Outcome.error("InternalError",
+                            "the command could not be handed to the workers (message broker unavailable)")
+    for command_id in ids:
+        try:
+            command_settle(command_id=command_id, outcome=outcome, states=[CommandState.QUEUED])
+        except Exception:
+            # The row may be settled while waking its waiter failed (the broker is our Redis too).
+            log.exception("command %s: its failure could not be recorded, or its waiter woken", command_id)
 
-    loop = asyncio.get_running_loop()
-    client = _async_clients.get(loop)
-    if client is None:
-        pool = aioredis.BlockingConnectionPool.from_url(settings.REDIS_URL, max_connections=WAITERS_MAX,
-                                                        timeout=None, socket_timeout=_WAIT_READ_TIMEOUT)
-        client = _async_clients[loop] = aioredis.Redis(connection_pool=pool)
-    return client
 
-
-async def command_wait_async(command_id: int, timeout: float) -> Command | None:
-    """The same wait for async views, holding no thread: the command as answered (an unsaved
-    Command carrying the outcome that was committed on its row), or None if ``timeout`` passed."""
-    try:
-        # Bounded here too: a wait for a free connection must not stretch the caller's time.
-        async with asyncio.timeout(max(timeout, 0.01) + 1):
-            popped = await _redis_async().blpop([reply_key(command_id)], timeout=max(timeout, 0.01))
-    except TimeoutError:
-        return None
-    if popped is None:
-        return None
-    reply = orjson.loads(popped[1])
-    return Command(pk=command_id, **{name: reply[name] for name in _REPLY_FIELDS if name in reply})
+dispatcher = Dispatcher(_publish, _undelivered)
+atexit.register(dispatcher.flush)

@@ -1,5 +1,5 @@
-"""Bulk inserts through PostgreSQL's COPY, for the few tables written at the rate boxes send, and
-the SET list of the hot paths' UPDATE ... RETURNING (``assignments``).
+"""Many rows in one statement (``rows_insert``), for the few tables written at the rate boxes send:
+an INSERT from arrays for a batch's rows, PostgreSQL's COPY for bulk loads; and the SET list of the hot paths' UPDATE ... RETURNING (``assignments``).
 
 A batch of a few hundred boxes' MeterValues is about a thousand rows. ``bulk_create`` spends most
 of its time in Python on them (preparing every field of every row, then psycopg quoting the
@@ -33,11 +33,12 @@ from django.db import connection, models, transaction
 FEW_ROWS = 500
 
 
-def copy_insert(
+def rows_insert(
     model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence], *, ignore_conflicts: bool = False
 ) -> None:
-    """INSERT ``rows`` (values of ``fields``, named as the model's attributes: "box_id") in one COPY;
-    with ``ignore_conflicts``, rows that would break a unique constraint are left out, as with
+    """INSERT ``rows`` (values of ``fields``, named as the model's attributes: "box_id") in one
+    statement: an INSERT from arrays for up to FEW_ROWS rows (every batch of the inbound pipeline),
+    COPY for more (bulk loads); with ``ignore_conflicts``, rows that would break a unique constraint are left out, as with
     ``bulk_create(ignore_conflicts=True)``. Fields left out must have a default in the database."""
     table = connection.ops.quote_name(model._meta.db_table)
     column_of = {field.attname: field.column for field in model._meta.concrete_fields}

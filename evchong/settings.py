@@ -188,12 +188,12 @@ LISTEN_BACKLOG = env_int("LISTEN_BACKLOG", 4096)  # pending TCP connections daph
 # Unknown boxes that connect are registered as Pending (approved in the admin) instead of refused.
 OCPP_AUTO_REGISTER = env_bool("OCPP_AUTO_REGISTER", False)
 OCPP_CALL_TIMEOUT = env_float("OCPP_CALL_TIMEOUT", 20)  # seconds a box has to answer our CALL
-# ocpp16.committer: writer threads (each one database connection) and the most frames one commit takes.
+# The OCPP edge's inbound writers (inbound.writers): threads (each one database connection) and the most frames one commit takes.
 # One: more writers made smaller batches (more commits) and more threads taking the interpreter from
 # the event loop; the ingest p99 was about three times one writer's with four (docs/adr/0011).
 OCPP_WRITERS = env_int("OCPP_WRITERS", 1)
 OCPP_BATCH = env_int("OCPP_BATCH", 200)
-# evchong_api.committer: the forward API's writer threads (each one database connection) and the
+# The forward API's inbound writers (inbound.writers): threads (each one database connection) and the
 # most requests one commit takes. One, as for OCPP: meterValues p99 54-60 ms against 71-72 with four
 # (docs/adr/0013).
 EVCHONG_WRITERS = env_int("EVCHONG_WRITERS", 1)
@@ -223,6 +223,8 @@ OCPP_HANDSHAKE_TIMEOUT = env_int("OCPP_HANDSHAKE_TIMEOUT", 20)
 REVERSE_API_TIMEOUT = env_float("REVERSE_API_TIMEOUT", 25)  # seconds the reverse API blocks at most
 REMOTE_START_CLAIM_SECONDS = env_int("REMOTE_START_CLAIM_SECONDS", 60)  # until Start/StopTransaction arrives
 COMMAND_REPLY_TTL_SECONDS = env_int("COMMAND_REPLY_TTL_SECONDS", 120)
+# The protocol whose calls a command to a box that has not yet connected is checked against.
+COMMAND_DEFAULT_PROTOCOL = os.environ.get("COMMAND_DEFAULT_PROTOCOL") or "ocpp1.6"
 COMMAND_STALE_SECONDS = env_int("COMMAND_STALE_SECONDS", 120)  # open this long: the server died mid-call
 # Issue steps (token, checks, row lock, Command row) of the reverse API run at once per server
 # process; more callers wait their turn (at most REVERSE_API_TIMEOUT - OCPP_CALL_TIMEOUT - 2 s,

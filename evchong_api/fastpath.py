@@ -4,10 +4,10 @@ Through Django, a forward request crossed seven middlewares that each ran in a t
 (session, CSRF, messages, ... none of which a charge box uses), plus the request_started and
 request_finished signals, and then DRF's request machinery: a dozen thread hops and a new thread
 per request, and most of the time per request (docs/adr/0010). Here the body is read on the event
-loop and the request handed to the forward API's writer threads (evchong_api.committer), which
-parse, validate and do the database work of whatever requests are waiting in one transaction. The
-answers, the error bodies (evchong_api.errors) and the tolerance of envelopes
-(evchong_api.parsing) are the DRF views' own; only the plumbing differs. Anything else goes on to
+loop and the request handed to the forward API's writer threads (evchong_api.edge, through the
+inbound pipeline), which parse, validate and do the database work of whatever requests are waiting
+in one transaction. The handler table, the answers and the error bodies are those the DRF views
+use too (evchong_api.views); only the entrance differs. Anything else goes on to
 Django untouched: other paths and methods, and multipart bodies (rare from boxes), which Django's
 multipart parser reads.
 """
@@ -23,13 +23,12 @@ from concurrent.futures import ThreadPoolExecutor
 import orjson
 from django.conf import settings
 
-from evchong_api.committer import Exchange, committer
-from evchong_api.errors import error_answer
+from evchong_api.edge import EDGE, INTERNAL_ERROR, PREFIX, writers
+from evchong_api.handlers import METHODS
 from evchong_api.parsing import EnvelopeError
-from evchong_api.views import VIEWS
+from inbound.edge import Message
 
-PREFIX = "/evchong-api/cperent/v1/"
-VIEWS_BY_PATH = {PREFIX + view.method: view for view in VIEWS}
+METHODS_BY_PATH = {PREFIX + name: name for name in METHODS}
 JSON_HEADERS = [(b"content-type", b"application/json"), (b"x-content-type-options", b"nosniff")]
 
 logger = logging.getLogger("django.request")  # where Django reports the 500s of the other path
@@ -40,43 +39,31 @@ class ForwardAPI:
 
     def __init__(self, app, submit=None):
         self.app = app
-        self.submit = submit or (lambda exchange: committer().submit(exchange))
+        self.submit = submit or (lambda message: writers().submit(message))
 
     async def __call__(self, scope, receive, send):
-        view = VIEWS_BY_PATH.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        method = METHODS_BY_PATH.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
         content_type, authorization = b"", b""
-        if view is not None:
+        if method is not None:
             for name, value in scope["headers"]:
                 if name == b"content-type":
                     content_type = value
                 elif name == b"authorization":
                     authorization = value
-        if view is None or content_type[:10].lower() == b"multipart/":
+        if method is None or content_type[:10].lower() == b"multipart/":
             return await self.app(scope, receive, send)
         body = await read_body(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         if body is None:
             return  # the client went away
+        message = Message(EDGE, body, action=method, credentials=authorization.decode("latin-1"), answers=True)
         try:
-            exchange = await self.submit(Exchange(view(), body, authorization.decode("latin-1")))
+            message = await self.submit(message)
         except Exception:
             # The writers could not say whether the request was stored (core.groupcommit): not
             # acknowledged, so that the box sends it again, in the API's own error form.
-            logger.exception("Internal Server Error: %s%s", PREFIX, view.method)
-            return await send_json(send, 500, {"error": "internal server error"}, {})
-        await send_json(send, *outcome(exchange))
-
-
-def outcome(exchange: Exchange) -> tuple[int, dict, dict]:
-    """(status, answer, headers) of a request done."""
-    if exchange.failure is None:
-        return 200, exchange.answer, {}
-    found = error_answer(exchange.failure)
-    if found is None:
-        failure = exchange.failure
-        logger.error("Internal Server Error: %s%s", PREFIX, exchange.view.method,
-                     exc_info=(type(failure), failure, failure.__traceback__))
-        return 500, {"error": "internal server error"}, {}
-    return found
+            logger.exception("Internal Server Error: %s%s", PREFIX, method)
+            return await send_json(send, *INTERNAL_ERROR)
+        await send_json(send, *message.reply)
 
 
 async def send_json(send, code: int, answer: dict, headers: dict) -> None:

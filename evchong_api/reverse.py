@@ -25,7 +25,8 @@ from rest_framework.response import Response
 from chargers.services import box_by_serial
 from commands.models import Command, CommandState
 from commands.permissions import CanUseCommandApi, command_permitted
-from commands.services import command_issue, command_wait_async, remote_start_issue, remote_stop_issue
+from commands.replies import command_wait_async
+from commands.services import command_issue, remote_start_issue, remote_stop_issue
 from core.db import Busy, DatabaseSlots, releasing_connection
 from evchong_api.auth import CachedTokenAuthentication
 from evchong_api.errors import drf_exception_handler, error_answer

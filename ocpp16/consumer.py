@@ -1,5 +1,7 @@
-"""The OCPP 1.6J WebSocket consumer: one instance per box connection, an adapter between the wire
-(OCPP-J frames) and the domain (through ocpp16.handlers, in worker threads)."""
+"""The OCPP 1.6J WebSocket consumer: one instance per box connection. It parses frames, submits the
+box's CALLs to the inbound pipeline (through ocpp16.edge) and sends the answers once committed, and
+sends our calls to the box (commands delivered through ocpp16.delivery), one at a time, settling
+each command with the box's answer."""
 
 from __future__ import annotations
 
@@ -25,11 +27,14 @@ from redis.exceptions import RedisError
 from chargers.choices import Direction, Protocol
 from chargers.models import ChargeBox
 from chargers.services import box_by_serial, box_connected, box_disconnected, box_register
-from commands.services import command_record_outcome
+from commands.outcomes import Outcome
+from commands.services import command_settle
 from core.errors import DomainError
-from ocpp16.calls import ANSWERED, ERROR, OFFLINE, TIMEOUT, box_group, reply_push
+from inbound.edge import Message
+from inbound.pipeline import box_mark_read
+from ocpp16.delivery import box_group
+from ocpp16.edge import EDGE, writers
 from ocpp16.errors import ErrorCode, OcppError
-from ocpp16.committer import Job, box_mark_read, committer
 from ocpp16.rpc import (
     CALLERROR,
     CALLRESULT,
@@ -97,11 +102,12 @@ def box_for_connection(*, serial: str, credentials: tuple[str, str] | None) -> t
 
 @dataclass
 class OutgoingCall:
+    """A command (commands app) on its way to the box; its row gets the outcome."""
+
     action: str
     payload: dict
-    reply_key: str
+    command_id: int
     deadline: float  # time.time() at which the caller stops waiting
-    command_id: int | None = None  # a durable command (commands app): its row gets the outcome
     unique_id: str = ""
     frame: str = ""  # as sent; journaled with the box's answer, or alone when none comes
     timer: asyncio.Task | None = None
@@ -190,7 +196,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             if call.timer:
                 call.timer.cancel()
             await self.unanswered(call)
-            await self.report(call, {"status": OFFLINE})
+            await self.report(call, Outcome.offline())
         if self.node:
             await in_thread(box_disconnected)(box=self.box, node=self.node)
 
@@ -214,25 +220,28 @@ class OcppConsumer(AsyncWebsocketConsumer):
         except FrameError as exc:
             if exc.message_type not in (CALLRESULT, CALLERROR):
                 return await self.answer(text_data, None, exc)
-            return await self.settle(text_data, exc.unique_id, {"status": ERROR, "code": exc.code,
-                                                                "description": f"broken answer: {exc.description}"})
+            return await self.settle(text_data, exc.unique_id, Outcome.error(exc.code, f"broken answer: {exc.description}"))
         if isinstance(message, Call):
             return await self.answer(text_data, message)
         if isinstance(message, CallResult):
             return await self.settle(text_data, message.unique_id, None, result=message.payload)
-        return await self.settle(text_data, message.unique_id, {"status": ERROR, "code": message.code,
-                                                                "description": message.description})
+        return await self.settle(text_data, message.unique_id, Outcome.error(message.code, message.description))
 
     async def answer(self, frame: str, call: Call | None, error: OcppError | None = None) -> None:
         """Answer a CALL from the box, after its data is committed (write, then acknowledge)."""
-        job = Job(self.box, frame, Direction.IN, call.action if call else "", call, error)
-        await self.send(text_data=await committer().submit(job))
+        if call is not None:
+            message = Message(EDGE, frame, Direction.IN, call.action, self.box, request=call.payload,
+                              reference=call.unique_id, answers=True)
+        else:  # a frame found broken: answered with ``error`` under the id it carried, if any
+            message = Message(EDGE, frame, Direction.IN, "", self.box, reference=error.unique_id, answers=True,
+                              failure=error)
+        await self.send(text_data=(await writers().submit(message)).reply)
 
     async def journal(self, frame: str, direction: str, action: str) -> None:
         """A frame that is only journaled: an answer from the box, or a CALL of ours."""
-        await committer().submit(Job(self.box, frame, direction, action))
+        await writers().submit(Message(EDGE, frame, direction, action, self.box))
 
-    async def settle(self, frame: str, unique_id: str | None, outcome: dict | None, result: dict | None = None):
+    async def settle(self, frame: str, unique_id: str | None, outcome: Outcome | None, result: dict | None = None):
         """An answer from the box: settles our pending call when it is the one answered, and is
         otherwise a stray or late answer, journaled and ignored (OCPP-J 1.6 §4.1.1)."""
         call = self.pending
@@ -243,33 +252,29 @@ class OcppConsumer(AsyncWebsocketConsumer):
         if outcome is None:
             try:
                 validate_response(call.action, result)
-                outcome = {"status": ANSWERED, "payload": result}
+                outcome = Outcome.answered(result)
             except OcppError as exc:
-                outcome = {"status": ERROR, "code": exc.code, "description": f"invalid answer: {exc.description}"}
-        # A durable command's outcome is written with the answer's journal entry, and its waiters
-        # are woken once that commits (ocpp16.committer): one commit, and no thread of its own.
-        await committer().submit(Job(self.box, frame, Direction.IN, call.action, sent=call.frame,
-                                     command_id=call.command_id, outcome=outcome))
-        if call.command_id is None:
-            await reply_push(call.reply_key, outcome)
+                outcome = Outcome.error(exc.code, f"invalid answer: {exc.description}")
+        # The command's outcome is written with the answer's journal entry, and its waiters are
+        # woken once that commits (inbound.pipeline): one commit, and no thread of its own.
+        await writers().submit(Message(EDGE, frame, Direction.IN, call.action, self.box, sent=call.frame,
+                                       command_id=call.command_id, outcome=outcome))
         await self.send_next()
 
-    async def report(self, call: OutgoingCall, outcome: dict) -> None:
-        """Hand the outcome of a call the box did not answer (timed out, or the box went away) to
-        whoever waits. A durable command's outcome is written on its row first, once, and that
-        wakes its waiters: the row stays the truth if nobody waits."""
-        if call.command_id is None:
-            return await reply_push(call.reply_key, outcome)
+    async def report(self, call: OutgoingCall, outcome: Outcome) -> None:
+        """The outcome of a call the box did not answer (timed out, or the box went away), on its
+        command's row, once; that wakes its waiters."""
         try:
-            await in_thread(command_record_outcome)(command_id=call.command_id, outcome=outcome)
+            await in_thread(command_settle)(command_id=call.command_id, outcome=outcome)
         except Exception:
             # Whatever went wrong is the command's, not the box's: its connection stays.
             log.exception("command %s: its outcome could not be recorded; the sweep will end it", call.command_id)
 
     async def ocpp_call(self, message):
-        """A call for the box from call_box: queued, since only one CALL may be unanswered at a time."""
-        self.outbox.append(OutgoingCall(message["action"], message["payload"], message["reply_key"],
-                                        message["deadline"], message.get("command_id")))
+        """A command for the box (ocpp16.delivery): queued, since only one CALL may be unanswered at a
+        time (OCPP-J 1.6 §4.1.1)."""
+        self.outbox.append(OutgoingCall(message["action"], message["payload"], message["command_id"],
+                                        message["deadline"]))
         await self.send_next()
 
     async def send_next(self) -> None:
@@ -277,7 +282,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             call = self.outbox.popleft()
             left = call.deadline - time.time()
             if left <= 0:
-                await self.report(call, {"status": TIMEOUT})
+                await self.report(call, Outcome.timeout())
                 continue
             call.unique_id = new_unique_id()
             # Claimed before the first await: the timer and the receive handler both call us.
@@ -293,7 +298,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         if self.pending is call:
             self.pending = None
             await self.unanswered(call)
-            await self.report(call, {"status": TIMEOUT})
+            await self.report(call, Outcome.timeout())
             await self.send_next()
 
     async def unanswered(self, call: OutgoingCall) -> None:

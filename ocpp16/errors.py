@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from django.db import DataError
+
 from core.errors import ChargeBoxNotAccepted, DomainError, UnknownChargeBox
 
 
@@ -32,16 +34,16 @@ class OcppError(Exception):
         self.unique_id = unique_id
 
 
-class InvalidCall(DomainError):
-    """A call we were asked to send to a box that OCPP 1.6 does not allow: an action the central
-    system cannot initiate, or a payload that fails the action's schema."""
-
-    def __init__(self, message: str, *, field: str, code: ErrorCode = ErrorCode.FORMATION_VIOLATION):
-        super().__init__(message, field=field)
-        self.code = code
-
-
-def error_for(exc: DomainError) -> OcppError:
+def error_for(exc: Exception) -> OcppError:
+    """The CALLERROR for whatever a message failed with: a domain refusal in OCPP's terms, and any
+    other failure (a bug) as an internal error."""
+    if isinstance(exc, OcppError):
+        return exc
+    if isinstance(exc, DataError):
+        # A number the schema allows (any integer) but the database cannot hold.
+        return OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, "a value is out of the range this system stores")
+    if not isinstance(exc, DomainError):
+        return OcppError(ErrorCode.INTERNAL_ERROR, "the central system failed to process the message")
     if isinstance(exc, (UnknownChargeBox, ChargeBoxNotAccepted)):
         return OcppError(ErrorCode.SECURITY_ERROR, exc.message)
     # A refusal that names a field is a value the domain cannot take; anything else is generic.

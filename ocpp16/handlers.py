@@ -1,15 +1,13 @@
-"""One handler per message a charge point sends (OCPP 1.6 §4), each a thin adapter onto a domain
-service, and the database work each frame costs. Everything here is synchronous and runs in a
-writer thread of ocpp16.committer, one frame at a time per box."""
+"""The handler table of the OCPP edge: one handler per message a charge point sends (OCPP 1.6 §4),
+each a thin adapter onto a domain service. Everything here is synchronous and runs in a writer
+thread of the inbound pipeline (inbound.pipeline), one frame at a time per box."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import DataError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from chargers.choices import Protocol
@@ -20,7 +18,6 @@ from chargers.services import (
     IdTagInfo,
     StatusReport,
     box_boots,
-    box_require_accepted,
     connector_status_report,
     connector_statuses_report,
     data_transfer_receive,
@@ -28,9 +25,8 @@ from chargers.services import (
 )
 from core.errors import DomainError
 from firmware.services import diagnostics_status_record, firmware_status_record
-from ocpp16.errors import ErrorCode, OcppError, error_for
-from ocpp16.rpc import Call
-from ocpp16.schemas import ACTIONS, validate_request
+from inbound.edge import Handler
+from ocpp16.errors import ErrorCode, OcppError
 from transactions.services import (
     MeterReport,
     Sample,
@@ -43,23 +39,12 @@ from transactions.services import (
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Handler:
-    run: Callable[[ChargeBox, dict], dict]
-    accepted_only: bool
-    # False for handlers that only read: ocpp16.committer then spares them a savepoint of their own.
-    writes: bool
-    # Many messages of this action at once, [(box, payload)] -> [answer payload or OcppError], in
-    # a constant number of statements (registered with ``handles_batch``).
-    batch: Callable[[list[tuple[ChargeBox, dict]]], list[dict | OcppError]] | None = None
-
-
 HANDLERS: dict[str, Handler] = {}
 
 
-def handles(action: str, *, accepted_only: bool = True, writes: bool = True):
+def handles(action: str, *, accepted_only: bool = True, writes: bool = True, rewrites_box: bool = False):
     def register(run):
-        HANDLERS[action] = Handler(run, accepted_only, writes)
+        HANDLERS[action] = Handler(run, accepted_only=accepted_only, writes=writes, rewrites_box=rewrites_box)
         return run
 
     return register
@@ -132,7 +117,7 @@ def boot_out(result: BootResult) -> dict:
     return {"status": result.status, "currentTime": time_out(result.current_time), "interval": result.interval}
 
 
-@handles("BootNotification", accepted_only=False)
+@handles("BootNotification", accepted_only=False, rewrites_box=True)
 def boot_notification(box: ChargeBox, payload: dict) -> dict:
     return boot_out(box_boots([boot_report_in(box, payload)])[0])
 
@@ -189,10 +174,8 @@ def meter_values_batch(items: list[tuple[ChargeBox, dict]]) -> list[dict | OcppE
         try:
             reports.append(meter_report_in(box, payload))
             answers.append({})
-        except OcppError as exc:
+        except (OcppError, DomainError) as exc:
             answers.append(exc)
-        except DomainError as exc:
-            answers.append(error_for(exc))
     meter_reports_store(reports)
     return answers
 
@@ -252,8 +235,8 @@ def status_notification_batch(items: list[tuple[ChargeBox, dict]]) -> list[dict 
         n = position[id(report)]
         try:
             with transaction.atomic():
-                answers[n] = run_mapped("StatusNotification", report.box, lambda: status_record(report))
-        except OcppError as exc:
+                answers[n] = status_record(report)
+        except Exception as exc:  # rendered by ocpp16.edge, as the one-by-one path's would be
             answers[n] = exc
     return answers
 
@@ -271,46 +254,3 @@ def stop_transaction(box: ChargeBox, payload: dict) -> dict:
     )
     # idTagInfo is optional in the answer: without a tag there is nothing to say.
     return {"idTagInfo": id_tag_info_out(result.id_tag_info)} if result.id_tag_info else {}
-
-
-def handler_for(box: ChargeBox, call: Call) -> Handler:
-    """The handler of a CALL that may be handled: a known action, a valid payload, a box allowed
-    to send it. OcppError otherwise."""
-    handler = HANDLERS.get(call.action)
-    if handler is None:
-        if call.action in ACTIONS:
-            raise OcppError(ErrorCode.NOT_SUPPORTED, f"{call.action} is not a call a charge point makes")
-        raise OcppError(ErrorCode.NOT_IMPLEMENTED, f"unknown action {call.action!r}")
-    validate_request(call.action, call.payload)
-    if handler.accepted_only:
-        try:
-            box_require_accepted(box=box)
-        except DomainError as exc:
-            raise error_for(exc) from None
-    return handler
-
-
-def handle(box: ChargeBox, call: Call) -> dict:
-    """The answer's payload for a CALL from ``box``, or OcppError. Runs inside ocpp16.committer's
-    transaction, which journals the frame and the answer and commits before the answer is sent."""
-    handler = handler_for(box, call)
-    return run_mapped(call.action, box, lambda: handler.run(box, call.payload))
-
-
-def run_mapped(action: str, box: ChargeBox, run: Callable[[], dict]) -> dict:
-    """``run()``, a handler's work for ``box``, whatever it raises turned into the OcppError the
-    box is answered with."""
-    try:
-        return run()
-    except OcppError:
-        raise
-    except DomainError as exc:
-        raise error_for(exc) from None
-    except DataError:
-        # A number the schema allows (any integer) but the database cannot hold.
-        raise OcppError(
-            ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, "a value is out of the range this system stores"
-        ) from None
-    except Exception:
-        log.exception("OCPP %s from %s failed", action, box.serial)
-        raise OcppError(ErrorCode.INTERNAL_ERROR, f"the central system failed to process {action}") from None

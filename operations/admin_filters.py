@@ -11,12 +11,14 @@ from chargers.models import Connector
 from status.queries import online_q
 
 
-def choices_filter(field: str, choices: list[str], title: str | None = None) -> type[admin.SimpleListFilter]:
+def choices_filter(field: str, choices, title: str | None = None) -> type[admin.SimpleListFilter]:
+    """A filter on ``field`` by its values: ``choices``, a list or a function that returns one."""
+
     class ChoicesFilter(admin.SimpleListFilter):
         parameter_name = field
 
         def lookups(self, request, model_admin):
-            return [(c, c) for c in choices]
+            return [(c, c) for c in (choices() if callable(choices) else choices)]
 
         def queryset(self, request, queryset):
             return queryset.filter(**{field: self.value()}) if self.value() else queryset

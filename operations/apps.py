@@ -7,7 +7,7 @@ class OperationsConfig(AppConfig):
     verbose_name = "operations"
 
     def ready(self):
-        from operations.roles import roles_grant_after_migrate
+        from commands.roles import roles_grant_after_migrate
 
         # Models added by later migrations (of any app) join the roles' permissions here; the
         # groups themselves come from this app's data migration.

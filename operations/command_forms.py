@@ -8,9 +8,8 @@ from datetime import timezone as dt_timezone
 
 from django import forms
 
-from commands.services import command_payload_for_schema
-from ocpp16.errors import OcppError
-from ocpp16.schemas import validate_request
+from commands.edges import CommandInvalid
+from ocpp16.delivery import command_check
 
 MESSAGE_TRIGGERS = ["BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
                     "Heartbeat", "MeterValues", "StatusNotification"]
@@ -45,9 +44,9 @@ class CommandForm(forms.Form):
         if not self.errors:
             try:
                 action = type(self).__name__
-                validate_request(action, command_payload_for_schema(action, self.payload()))
-            except OcppError as problem:
-                raise forms.ValidationError(f"{problem.code}: {problem.description}") from None
+                command_check(action, self.payload())
+            except CommandInvalid as problem:
+                raise forms.ValidationError(problem.message) from None
         return cleaned
 
 

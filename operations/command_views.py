@@ -16,11 +16,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
 from commands.models import Command
-from commands.services import command_issue, command_wait_async
+from commands.replies import command_wait_async
+from commands.services import command_issue
 from core.db import releasing_connection
 from core.errors import DomainError
 from operations.command_forms import FORMS
-from operations.roles import actions_offered, command_allowed
+from commands.roles import actions_offered, command_allowed
 
 # The send button waits this long for the box's answer; a slower answer appears on the result page,
 # which keeps polling until the command is closed.

@@ -3,7 +3,7 @@ from django.db import models
 
 class CommandRight(models.Model):
     """No table: the permissions that say who may send which Central-System command
-    (see operations.roles.command_allowed, the one place that reads them)."""
+    (see commands.roles.command_allowed, the one place that reads them)."""
 
     class Meta:
         managed = False

@@ -19,14 +19,14 @@ def person(username: str, group: str | None, *, staff: bool = True):
 
 @pytest.fixture
 def operations_user(db):
-    from operations.roles import OPERATIONS
+    from commands.roles import OPERATIONS
 
     return person("olga", OPERATIONS)
 
 
 @pytest.fixture
 def field_engineer(db):
-    from operations.roles import FIELD_ENGINEER
+    from commands.roles import FIELD_ENGINEER
 
     return person("fred", FIELD_ENGINEER)
 

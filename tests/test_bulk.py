@@ -1,4 +1,4 @@
-"""core.bulk.copy_insert: rows copied are rows kept, in a transaction or not, whether few
+"""core.bulk.rows_insert: rows copied are rows kept, in a transaction or not, whether few
 (one INSERT from UNNEST of array parameters) or many (COPY)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from django.utils import timezone
 from chargers.choices import Direction, Protocol
 from chargers.models import JournalEntry
 from transactions.models import MeterValue
-from core.bulk import FEW_ROWS, copy_insert
+from core.bulk import FEW_ROWS, rows_insert
 from transactions.services import Sample, meter_values_store
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,10 +46,10 @@ def test_a_replayed_report_adds_nothing(make_box, few):
 def test_journal_rows_copied_in_autocommit_are_kept(make_box, few):
     box = make_box("CB-COPY-3")
     row = (box.pk, timezone.now(), Direction.IN, Protocol.OCPP16, "Heartbeat", "[2,\"1\",\"Heartbeat\",{}]")
-    copy_insert(JournalEntry, ("box_id", "at", "direction", "protocol", "action", "payload"), [row] * few)
+    rows_insert(JournalEntry, ("box_id", "at", "direction", "protocol", "action", "payload"), [row] * few)
     assert JournalEntry.objects.filter(box=box).count() == few
 
 
 def test_nothing_to_insert_is_no_statement(make_box, django_assert_num_queries):
     with django_assert_num_queries(0):
-        copy_insert(JournalEntry, ("box_id", "at", "direction", "protocol", "action", "payload"), [])
+        rows_insert(JournalEntry, ("box_id", "at", "direction", "protocol", "action", "payload"), [])

@@ -11,11 +11,12 @@ from chargers.choices import AuthorizationStatus
 from chargers.models import ChargeBox, Connector
 from chargers.reservations import reservation_use
 from chargers.services import CONNECTOR_ID_MAX, IdTagInfo, connector_get, idtag_authorize
-from core.bulk import assignments, copy_insert
+from core.bulk import assignments, rows_insert
 from core.errors import DomainError
 from smartcharging.services import charging_profiles_end_with_session
 from transactions.choices import Location, ReadingContext, Reason, ValueFormat
 from transactions.models import MeterValue, Transaction
+from transactions.signals import session_started
 from transactions.units import DEFAULT_MEASURAND, measurand_canonical, normalise
 
 
@@ -69,9 +70,7 @@ def transaction_start(
             return StartResult(Transaction.objects.get(pk=seen.replay_id), idtag_authorize(id_tag=id_tag))
 
         # The box acted on a remote start (or started locally): the connector is no longer merely claimed.
-        from commands.services import remote_start_claims_release
-
-        remote_start_claims_release(connector=connector)
+        session_started.send(sender=Transaction, connector=connector)
         info = idtag_authorize(id_tag=id_tag)
         if info.accepted and seen.tag_elsewhere:
             info = IdTagInfo(AuthorizationStatus.CONCURRENT_TX, info.expiry, info.parent_id_tag)
@@ -223,7 +222,7 @@ def meter_reports_store(reports: list[MeterReport], *, session_boxes: dict[int, 
                 sample.format or ValueFormat.RAW, value, unit, sample.value, sample.unit or "", sample.measurand or "",
             ))
     if rows:
-        copy_insert(MeterValue, METER_VALUE_FIELDS, rows, ignore_conflicts=True)
+        rows_insert(MeterValue, METER_VALUE_FIELDS, rows, ignore_conflicts=True)
 
 
 def _session_boxes(transaction_ids: list[int]) -> dict[int, int]:

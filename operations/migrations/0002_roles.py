@@ -1,17 +1,17 @@
 """The Operations and Field engineer groups. Their permissions are added here for the models that
-exist, and by operations.roles.roles_grant_after_migrate for the rest once migrate has created them."""
+exist, and by commands.roles.roles_grant_after_migrate for the rest once migrate has created them."""
 
 from django.db import migrations
 
 
 def roles_create(apps, schema_editor):
-    from operations.roles import roles_grant
+    from commands.roles import roles_grant
 
     roles_grant(apps, schema_editor.connection.alias)
 
 
 def roles_delete(apps, schema_editor):
-    from operations.roles import FIELD_ENGINEER, OPERATIONS
+    from commands.roles import FIELD_ENGINEER, OPERATIONS
 
     apps.get_model("auth", "Group").objects.filter(name__in=[OPERATIONS, FIELD_ENGINEER]).delete()
 

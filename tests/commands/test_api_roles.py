@@ -1,5 +1,5 @@
 """The roles hold in the command APIs as in the pages: a field engineer may send diagnostic
-commands only (operations.roles.command_allowed)."""
+commands only (commands.roles.command_allowed)."""
 
 import pytest
 from django.test import Client

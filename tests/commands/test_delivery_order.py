@@ -5,7 +5,7 @@ import asyncio
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
-from commands import tasks
+from ocpp16 import delivery
 
 
 class Layer:
@@ -29,9 +29,9 @@ def command(pk, serial):
 
 def test_boxes_side_by_side_each_box_in_order(monkeypatch):
     layer = Layer()
-    monkeypatch.setattr(tasks, "get_channel_layer", lambda: layer)
+    monkeypatch.setattr(delivery, "get_channel_layer", lambda: layer)
     commands = [command(1, "A"), command(2, "B"), command(3, "A"), command(4, "C"), command(5, "A"), command(6, "B")]
-    unsent = asyncio.run(tasks._send_in_order(commands))
+    unsent = asyncio.run(delivery.commands_deliver(commands))
     assert unsent == [4]  # one that could not be sent fails alone
     assert [pk for group, pk in layer.started if group.endswith(".A")] == [1, 3, 5]
     assert [pk for group, pk in layer.started if group.endswith(".B")] == [2, 6]

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from chargers.models import ChargeBox
+from commands import services
 from commands.dispatch import BATCH_MAX, Dispatcher
 from commands.models import Command, CommandState
 from commands.services import command_claim_delivery, command_issue
@@ -21,7 +22,7 @@ def test_every_id_is_published_once_in_order_and_bursts_share_messages():
         time.sleep(0.01)  # as a broker round trip: ids added meanwhile gather for the next message
         published.append(ids)
 
-    dispatcher = Dispatcher(slow_publish)
+    dispatcher = Dispatcher(slow_publish, fail=lambda ids: None)
     threads = [threading.Thread(target=lambda base=base: [dispatcher.add(base + i) for i in range(100)])
                for base in range(0, 800, 100)]
     for thread in threads:
@@ -39,7 +40,7 @@ def test_every_id_is_published_once_in_order_and_bursts_share_messages():
 
 def test_a_lone_command_is_published_at_once():
     published = threading.Event()
-    dispatcher = Dispatcher(lambda ids: published.set())
+    dispatcher = Dispatcher(lambda ids: published.set(), fail=lambda ids: None)
     started = time.monotonic()
     dispatcher.add(1)
     assert published.wait(5)
@@ -56,7 +57,7 @@ def test_commands_the_broker_cannot_take_fail_saying_so(make_box):
     def broker_away(ids):
         raise ConnectionError("broker unavailable")
 
-    dispatcher = Dispatcher(broker_away)
+    dispatcher = Dispatcher(broker_away, fail=services._undelivered)  # as commands.services makes it
     for command in [*commands, sent]:
         dispatcher.add(command.pk)
     assert dispatcher.flush(timeout=10)

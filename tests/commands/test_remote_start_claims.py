@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from chargers.models import ChargeBox, Connector
 from commands.models import Command, CommandState
-from commands.services import command_issue, command_record_outcome, remote_start_issue, remote_stop_issue
+from commands.outcomes import Outcome
+from commands.services import command_issue, command_settle, remote_start_issue, remote_stop_issue
 from transactions.services import transaction_start
 
 
@@ -72,20 +73,20 @@ class TestRefusals:
     def test_rest_only_box_has_no_command_channel(self, box):
         ChargeBox.objects.filter(pk=box.pk).update(protocol="evchong")
         box.refresh_from_db()
-        assert "EVCHONG forward API" in issue(box).error_description
+        assert issue(box).error_description == "the charge box speaks EVCHONG REST, which has no channel for commands"
 
 
 @pytest.mark.django_db
 class TestClaimLifetime:
     def test_box_refusal_frees_the_connector(self, box):
         first = issue(box)
-        command_record_outcome(command_id=first.pk, outcome={"status": "answered", "payload": {"status": "Rejected"}})
+        command_settle(command_id=first.pk, outcome=Outcome.answered({"status": "Rejected"}))
         assert Command.objects.get(pk=first.pk).state == CommandState.REJECTED
         assert issue(box).state == CommandState.QUEUED
 
     def test_accepted_start_holds_the_claim_until_start_transaction(self, box):
         first = issue(box)
-        command_record_outcome(command_id=first.pk, outcome={"status": "answered", "payload": {"status": "Accepted"}})
+        command_settle(command_id=first.pk, outcome=Outcome.answered({"status": "Accepted"}))
         assert issue(box).state == CommandState.REJECTED
         transaction_start(box=box, connector_id=1, id_tag="CARD", meter_start_wh=0, timestamp=timezone.now())
         assert Command.objects.get(pk=first.pk).claim_until is None
@@ -97,8 +98,8 @@ class TestClaimLifetime:
 
     def test_outcome_is_recorded_once(self, box):
         first = issue(box)
-        command_record_outcome(command_id=first.pk, outcome={"status": "timeout"})
-        command_record_outcome(command_id=first.pk, outcome={"status": "answered", "payload": {"status": "Accepted"}})
+        command_settle(command_id=first.pk, outcome=Outcome.timeout())
+        command_settle(command_id=first.pk, outcome=Outcome.answered({"status": "Accepted"}))
         assert Command.objects.get(pk=first.pk).state == CommandState.TIMED_OUT
 
 
@@ -115,13 +116,13 @@ class TestRemoteStop:
     def test_an_accepted_stop_is_in_flight_until_the_box_stops(self, box):
         tx = transaction_start(box=box, connector_id=1, id_tag="X", meter_start_wh=0, timestamp=timezone.now())
         first = remote_stop_issue(box=box, transaction_id=tx.transaction.pk)
-        command_record_outcome(command_id=first.pk, outcome={"status": "answered", "payload": {"status": "Accepted"}})
+        command_settle(command_id=first.pk, outcome=Outcome.answered({"status": "Accepted"}))
         assert remote_stop_issue(box=box, transaction_id=tx.transaction.pk).state == CommandState.REJECTED
 
     def test_a_refused_stop_may_be_tried_again(self, box):
         tx = transaction_start(box=box, connector_id=1, id_tag="X", meter_start_wh=0, timestamp=timezone.now())
         first = remote_stop_issue(box=box, transaction_id=tx.transaction.pk)
-        command_record_outcome(command_id=first.pk, outcome={"status": "answered", "payload": {"status": "Rejected"}})
+        command_settle(command_id=first.pk, outcome=Outcome.answered({"status": "Rejected"}))
         assert remote_stop_issue(box=box, transaction_id=tx.transaction.pk).state == CommandState.QUEUED
 
     def test_one_stop_in_flight(self, box):
@@ -137,14 +138,13 @@ def test_waiting_longer_than_redis_default_read_timeout(box):
     import asyncio
     import time
 
-    from commands.services import command_wait, command_wait_async
+    from commands.replies import command_wait, command_wait_async
 
     first, second = issue(box, 1), issue(box, 2)
 
     def answer_later(command):
         time.sleep(6)
-        command_record_outcome(command_id=command.pk, outcome={"status": "answered",
-                                                               "payload": {"status": "Accepted"}})
+        command_settle(command_id=command.pk, outcome=Outcome.answered({"status": "Accepted"}))
         connection.close()
 
     for command, wait in ((first, lambda: asyncio.run(command_wait_async(first.pk, 8))),
@@ -164,5 +164,5 @@ def test_waiting_longer_than_redis_default_read_timeout(box):
 def test_change_availability_scheduled_is_accepted(box, answer, state):
     """OCPP 1.6 §5.2: Scheduled means accepted, carried out when the running session ends."""
     command = command_issue(box=box, action="ChangeAvailability", payload={"connectorId": 1, "type": "Inoperative"})
-    command_record_outcome(command_id=command.pk, outcome={"status": "answered", "payload": {"status": answer}})
+    command_settle(command_id=command.pk, outcome=Outcome.answered({"status": answer}))
     assert Command.objects.get(pk=command.pk).state == state

@@ -7,9 +7,10 @@ import time
 import pytest
 import redis
 
-from commands import services
+from commands import replies as services
 from commands.models import Command, CommandState
-from commands.services import command_record_outcome
+from commands.outcomes import Outcome
+from commands.services import command_settle
 
 
 def test_threads_that_meet_no_client_share_the_one_made(monkeypatch):
@@ -39,7 +40,7 @@ def test_threads_that_meet_no_client_share_the_one_made(monkeypatch):
     assert clients[0].connection_pool.connection_kwargs["socket_timeout"] == services._PUSH_READ_TIMEOUT
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the waiters are woken after the commit
 def test_an_outcome_whose_waiter_cannot_be_woken_is_stored_all_the_same(make_connected_box, monkeypatch, caplog):
     box = make_connected_box("RP-1")
     command = Command.objects.create(box=box, action="Reset", payload={"type": "Soft"}, state=CommandState.SENT)
@@ -49,7 +50,7 @@ def test_an_outcome_whose_waiter_cannot_be_woken_is_stored_all_the_same(make_con
             raise redis.ConnectionError("Connection closed by server.")
 
     monkeypatch.setattr(services, "_redis", lambda read_timeout: RedisGone())
-    settled = command_record_outcome(command_id=command.pk, outcome={"status": "answered", "payload": {"status": "Accepted"}})
+    settled = command_settle(command_id=command.pk, outcome=Outcome.answered({"status": "Accepted"}))
     assert settled.state == CommandState.ACCEPTED
     command.refresh_from_db()
     assert (command.state, command.response) == (CommandState.ACCEPTED, {"status": "Accepted"})
@@ -66,7 +67,7 @@ def test_an_outcome_that_cannot_be_recorded_leaves_the_box_connected(monkeypatch
     def broken(**kwargs):
         raise RuntimeError("a bug of the recording")
 
-    monkeypatch.setattr(consumer, "command_record_outcome", broken)
-    call = consumer.OutgoingCall("Reset", {"type": "Soft"}, "reply-key", time.time() + 5, command_id=7)
-    asyncio.run(consumer.OcppConsumer().report(call, {"status": "timeout"}))
+    monkeypatch.setattr(consumer, "command_settle", broken)
+    call = consumer.OutgoingCall("Reset", {"type": "Soft"}, 7, time.time() + 5)
+    asyncio.run(consumer.OcppConsumer().report(call, Outcome.timeout()))
     assert "command 7: its outcome could not be recorded" in caplog.text

@@ -9,7 +9,9 @@ import pytest
 from django.test import Client
 
 from commands.models import Command, CommandState
-from commands.services import command_record_outcome, command_wait_async, remote_start_issue
+from commands.outcomes import Outcome
+from commands.replies import command_wait_async
+from commands.services import command_settle, remote_start_issue
 from core.db import Busy, DatabaseSlots
 from evchong_api.auth import CachedTokenAuthentication
 
@@ -78,9 +80,10 @@ def test_with_no_cache_time_a_revoked_token_is_refused_at_once(box, backend_toke
     assert reset(backend_token).status_code == 401
 
 
-def test_the_reply_carries_the_outcome_a_waiter_answers_with(box):
+def test_the_reply_carries_the_outcome_a_waiter_answers_with(box, django_capture_on_commit_callbacks):
     command = remote_start_issue(box=box, connector_id=1, id_tag="CARD", source="test")
-    command_record_outcome(command_id=command.pk, outcome={"status": "answered", "payload": {"status": "Rejected"}})
+    with django_capture_on_commit_callbacks(execute=True):  # the waiter is woken once the outcome commits
+        command_settle(command_id=command.pk, outcome=Outcome.answered({"status": "Rejected"}))
     answered = asyncio.run(command_wait_async(command.pk, 1))
     assert (answered.pk, answered.state, answered.response) == (command.pk, CommandState.REJECTED, {"status": "Rejected"})
 
@@ -94,7 +97,7 @@ def test_more_waiters_than_redis_pys_default_pool_all_get_their_reply():
     import redis
     from django.conf import settings
 
-    from commands.services import reply_key
+    from commands.replies import reply_key
 
     ids = range(10**9, 10**9 + 150)  # redis-py's default pool raised MaxConnectionsError past 100
 

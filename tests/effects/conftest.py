@@ -1,9 +1,10 @@
 """A box that can take commands without a real connection: calls are issued as rows and their
-answers recorded with command_record_outcome, as the OCPP consumer does."""
+answers recorded with command_settle, as the OCPP consumer does."""
 
 import pytest
 
-from commands.services import command_issue, command_record_outcome
+from commands.outcomes import Outcome, OutcomeKind
+from commands.services import command_issue, command_settle
 
 
 @pytest.fixture
@@ -21,7 +22,10 @@ def send():
         command = command_issue(box=box, action=action, payload=payload, source="test")
         if command.state == "rejected" or (answer is None and outcome is None):
             return command
-        outcome = outcome or {"status": "answered", "payload": answer}
-        return command_record_outcome(command_id=command.pk, outcome=outcome)
+        if outcome is None:
+            outcome = Outcome.answered(answer)
+        elif isinstance(outcome, dict):
+            outcome = Outcome(OutcomeKind(outcome["status"]), payload=outcome.get("payload") or {})
+        return command_settle(command_id=command.pk, outcome=outcome)
 
     return issue_and_answer

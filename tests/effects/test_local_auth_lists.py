@@ -6,7 +6,8 @@ import pytest
 
 from chargers.models import LocalAuthList
 from commands.effects import send_local_list
-from commands.services import command_record_outcome
+from commands.outcomes import Outcome
+from commands.services import command_settle
 
 pytestmark = pytest.mark.django_db
 
@@ -56,8 +57,8 @@ def test_an_old_version_is_still_sent_and_the_box_answer_decides(box, send):
     send(box, "SendLocalList", {**FULL_V1, "listVersion": 9}, ACCEPTED)
     command = send(box, "SendLocalList", DIFFERENTIAL_V2)
     assert command.state == "queued"  # not refused by us: only the box knows the version it holds
-    command = command_record_outcome(command_id=command.pk,
-                                     outcome={"status": "answered", "payload": {"status": "VersionMismatch"}})
+    command = command_settle(command_id=command.pk,
+                                     outcome=Outcome.answered({"status": "VersionMismatch"}))
     assert command.state == "rejected"
     assert LocalAuthList.objects.get(box=box).version == 9
     assert set(entries(box)) == {"04A2B3C4", "04E5F6A7", "04B8C9D0"}

@@ -10,7 +10,8 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 
 from chargers.models import JournalEntry
-from evchong_api.committer import Exchange, exchanges_write
+from inbound.edge import Message
+from inbound.pipeline import batch_write
 from evchong_api.fastpath import ForwardAPI
 
 BASE = "/evchong-api/cperent/v1/"
@@ -31,10 +32,10 @@ async def _django_says_404(scope, receive, send):
     await send({"type": "http.response.body", "body": b""})
 
 
-async def _written_here(exchange: Exchange) -> Exchange:
+async def _written_here(message: Message) -> Message:
     """A batch of one, in the test's own thread, so that the lean path sees the test's transaction."""
-    await sync_to_async(exchanges_write)([exchange])
-    return exchange
+    await sync_to_async(batch_write)([message])
+    return message
 
 
 lean = ForwardAPI(_django_says_404, submit=_written_here)

@@ -1,17 +1,18 @@
-"""Calls from the central system (OCPP 1.6 §5): call_box, from this test process, reaches the box
-through the channel layer and the daphne process holding its connection, and gets the outcome back
-through Redis: answered, error, timeout or offline. One CALL at a time per connection."""
+"""Calls from the central system (OCPP 1.6 §5): a command handed to the box's group, as the OCPP
+edge's delivery does (ocpp16.delivery), reaches the box through the channel layer and the daphne
+process holding its connection; the consumer settles the command with the outcome, and the waiter
+is woken through Redis: answered, error, timeout or offline. One CALL at a time per connection."""
 
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
+from calling import call_box_sync
 from chargers.models import JournalEntry
+from commands.edges import CommandInvalid as InvalidCall
 from core.errors import UnknownChargeBox
-from ocpp16.calls import box_group, call_box_sync
-from ocpp16.errors import InvalidCall
+from ocpp16.delivery import box_group
 
 
 @pytest.fixture

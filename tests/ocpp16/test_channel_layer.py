@@ -16,7 +16,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from core.channel_layer import ChannelLayer
-from ocpp16.calls import box_group
+from ocpp16.delivery import box_group
 
 
 def server_and_worker() -> tuple[ChannelLayer, ChannelLayer]:

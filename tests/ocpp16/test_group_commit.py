@@ -1,4 +1,4 @@
-"""ocpp16.committer: the frames of many boxes written in one transaction, every frame answered as
+"""The inbound pipeline under the OCPP edge (inbound.pipeline, ocpp16.edge): the frames of many boxes written in one transaction, every frame answered as
 if it had been alone (a refused or broken one costs no other frame its answer or its data), and
 only once its data is committed."""
 
@@ -14,7 +14,11 @@ from channels.db import database_sync_to_async
 
 from chargers.choices import Direction
 from chargers.models import ChargeBox, JournalEntry
-from ocpp16.committer import Committer, Job, batch_write
+from commands.outcomes import Outcome
+from inbound.edge import Message
+from inbound.pipeline import batch_write
+from inbound.writers import Writers
+from ocpp16.edge import EDGE
 from ocpp16.rpc import parse
 from transactions.models import MeterValue, Transaction
 from transactions.services import transaction_start
@@ -32,9 +36,14 @@ def meter_values(unique_id: str, *, connector: int = 1, transaction: int | None 
     return json.dumps([2, unique_id, "MeterValues", payload])
 
 
-def job(box: ChargeBox, frame: str) -> Job:
+def job(box: ChargeBox, frame: str) -> Message:
     call = parse(frame)
-    return Job(box, frame, Direction.IN, call.action, call)
+    return Message(EDGE, frame, Direction.IN, call.action, box, request=call.payload, reference=call.unique_id,
+                   answers=True)
+
+
+def Committer(writers: int, batch: int) -> Writers:
+    return Writers("test-writer", writers, batch)
 
 
 @pytest.fixture
@@ -51,8 +60,8 @@ def test_a_batch_answers_and_stores_every_box(boxes, make_tag):
     jobs.append(job(boxes[0], json.dumps([2, "hb", "Heartbeat", {}])))
     batch_write(jobs)
     for n, done in enumerate(jobs[:5]):
-        assert json.loads(done.answer) == [3, f"mv-{n}", {}]
-    assert json.loads(jobs[5].answer)[:2] == [3, "hb"]
+        assert json.loads(done.reply) == [3, f"mv-{n}", {}]
+    assert json.loads(jobs[5].reply)[:2] == [3, "hb"]
     assert MeterValue.objects.count() == 10
     assert MeterValue.objects.filter(transaction=session).count() == 2  # linked to its session
     # Frame and answer of every CALL in the journal, in order.
@@ -78,7 +87,7 @@ def test_refusals_in_a_batch_are_answered_each_and_cost_the_others_nothing(boxes
         job(boxes[3], meter_values("good-3")),
     ]
     batch_write(jobs)
-    answers = {json.loads(j.answer)[1]: json.loads(j.answer) for j in jobs}
+    answers = {json.loads(j.reply)[1]: json.loads(j.reply) for j in jobs}
     assert answers["good-0"][0] == answers["good-3"][0] == 3
     assert answers["bad-connector"][2] == "PropertyConstraintViolation"
     assert answers["bad-schema"][2] == "OccurenceConstraintViolation"
@@ -91,7 +100,7 @@ def test_a_batch_the_database_refuses_is_written_frame_by_frame(boxes):
     jobs = [job(box, meter_values(f"mv-{n}")) for n, box in enumerate(boxes)]
     jobs[2] = job(boxes[2], meter_values("too-big", transaction=2**40))
     Committer(writers=1, batch=10).write(jobs)
-    answers = [json.loads(j.answer) for j in jobs]
+    answers = [json.loads(j.reply) for j in jobs]
     assert [a[0] for a in answers] == [3, 3, 4, 3, 3]
     assert answers[2][2] == "PropertyConstraintViolation"
     assert MeterValue.objects.count() == 8
@@ -161,7 +170,7 @@ def test_status_reports_of_a_batch_are_written_as_one_at_a_time_would_write_them
         job(boxes[4], status("bad-connector", 2**31)),  # refused, alone, costs the others nothing
     ]
     batch_write(jobs)
-    answers = {json.loads(j.answer)[1]: json.loads(j.answer) for j in jobs}
+    answers = {json.loads(j.reply)[1]: json.loads(j.reply) for j in jobs}
     assert all(answers[name] == [3, name, {}] for name in
                ("healthy-clears-alarm", "faulted", "older-than-held", "new-connector", "no-timestamp"))
     assert answers["bad-connector"][0] == 4
@@ -195,7 +204,7 @@ def test_boots_of_a_batch_are_recorded_as_one_at_a_time_would_record_them(boxes)
         job(boxes[4], boot("again", meterType="M-9")),  # the same box twice in a batch: both kept
     ]
     batch_write(jobs)
-    answers = {json.loads(j.answer)[1]: json.loads(j.answer) for j in jobs}
+    answers = {json.loads(j.reply)[1]: json.loads(j.reply) for j in jobs}
     assert [answers[name][2]["status"] for name in ("joins-station", "pending", "unknown-station", "first", "again")] \
         == ["Accepted", "Pending", "Accepted", "Accepted", "Accepted"]
     assert answers["bad-schema"][0] == 4
@@ -212,16 +221,17 @@ def test_boots_of_a_batch_are_recorded_as_one_at_a_time_would_record_them(boxes)
     assert [j.box.read_at is None for j in jobs] == [True, True, True, False, True, True]
 
 
-def answer_to(box: ChargeBox, command, payload: dict) -> Job:
+def answer_to(box: ChargeBox, command, payload: dict) -> Message:
     """The box's CALLRESULT to ``command``, as the consumer hands it to the writers."""
     frame = json.dumps([3, f"cmd-{command.pk}", payload])
-    return Job(box, frame, Direction.IN, command.action, sent=json.dumps([2, f"cmd-{command.pk}", command.action, {}]),
-               command_id=command.pk, outcome={"status": "answered", "payload": payload})
+    return Message(EDGE, frame, Direction.IN, command.action, box,
+                   sent=json.dumps([2, f"cmd-{command.pk}", command.action, {}]),
+                   command_id=command.pk, outcome=Outcome.answered(payload))
 
 
 def test_answers_to_commands_settle_them_in_the_batch_and_wake_their_waiters_after_the_commit(boxes, monkeypatch):
     from commands.models import Command, CommandState
-    from ocpp16 import committer as committer_module
+    from commands import replies
 
     commands = [Command.objects.create(box=box, action="Reset", payload={"type": "Soft"}, state=CommandState.SENT)
                 for box in boxes[:3]]
@@ -233,7 +243,7 @@ def test_answers_to_commands_settle_them_in_the_batch_and_wake_their_waiters_aft
         assert not connection.in_atomic_block
         woken.append(sorted(command.pk for command in settled))
 
-    monkeypatch.setattr(committer_module, "commands_wake", wake)
+    monkeypatch.setattr(replies, "commands_wake", wake)
     jobs = [answer_to(boxes[0], commands[0], {"status": "Accepted"}),
             answer_to(boxes[1], commands[1], {"status": "Rejected"}),
             job(boxes[2], meter_values("mv")),  # a frame of the same batch that answers no command
@@ -261,19 +271,19 @@ def test_an_answer_that_cannot_be_stored_fails_its_command_and_costs_the_batch_n
     command.refresh_from_db()
     assert (command.state, command.error_code) == (CommandState.FAILED, "InternalError")
     assert "could not be stored" in command.error_description
-    assert json.loads(jobs[1].answer) == [3, "mv-1", {}] and MeterValue.objects.count() == 2
+    assert json.loads(jobs[1].reply) == [3, "mv-1", {}] and MeterValue.objects.count() == 2
 
 
 def test_an_answer_whose_frame_cannot_be_written_even_alone_still_settles_its_command(boxes, monkeypatch):
     from commands.models import Command, CommandState
-    from ocpp16 import committer as committer_module
+    from inbound import pipeline
 
     command = Command.objects.create(box=boxes[0], action="Reset", payload={"type": "Soft"}, state=CommandState.SENT)
 
     def broken(*args, **kwargs):
         raise RuntimeError("the journal is away")
 
-    monkeypatch.setattr(committer_module, "copy_insert", broken)
+    monkeypatch.setattr(pipeline, "rows_insert", broken)
     unstorable = Command.objects.create(box=boxes[1], action="DataTransfer", payload={"vendorId": "x"},
                                         state=CommandState.SENT)
     Committer(writers=1, batch=10).write([answer_to(boxes[0], command, {"status": "Accepted"}),

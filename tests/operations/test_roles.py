@@ -4,7 +4,7 @@ command_allowed is the one rule for who may send what."""
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group
 
-from operations.roles import FIELD_ENGINEER, OPERATIONS, command_allowed
+from commands.roles import FIELD_ENGINEER, OPERATIONS, command_allowed
 from staff import person
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""Every call a central system can make (OCPP 1.6 §5), sent by the real server (call_box, through
+"""Every call a central system can make (OCPP 1.6 §5), sent by the real server (a command's delivery, through
 the channel layer and the daphne process holding the box) to a simulated box, which answers within
 the official schema and then does what a box does."""
 
@@ -8,7 +8,7 @@ from boxrunner import eventually, schema_check
 
 from chargers.models import ChargeBox, Connector, JournalEntry
 from firmware.models import DiagnosticsStatusEvent, FirmwareStatusEvent
-from ocpp16.calls import call_box_sync
+from calling import call_box_sync
 from simulator.ocpp_box import VENDOR_ID
 from transactions.models import MeterValue, Transaction
 
@@ -155,7 +155,7 @@ def test_trigger_message_sends_the_message_asked_for(box):
 
 
 def test_an_unknown_action_gets_a_notimplemented_callerror(box, runner):
-    """OCPP-J 1.6 §4.2.3. No central system sends such a call (call_box refuses to), so the box's
+    """OCPP-J 1.6 §4.2.3. No central system sends such a call (command_validate refuses to), so the box's
     answering is driven directly; its CALLERROR reaches the server, which journals it as a stray."""
     runner.run(box._answer("x-1", "NoSuchAction", {}))
     frame = eventually(lambda: JournalEntry.objects.filter(box__serial=SERIAL, payload__contains='"x-1"').first())
