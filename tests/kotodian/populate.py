@@ -35,7 +35,8 @@ def populated(cls: type[Message], depth: int = 3, seed: int = 1) -> Message:
             value_field = field.message_type.fields_by_name["value"]
             if value_field.message_type is not None:
                 if depth:
-                    target[f"key-{seed}"].CopyFrom(populated(GetMessageClass(value_field.message_type), depth - 1, seed))
+                    value_class = GetMessageClass(value_field.message_type)
+                    target[f"key-{seed}"].CopyFrom(populated(value_class, depth - 1, seed))
             else:
                 target[f"key-{seed}"] = scalar(value_field, seed)
         elif field.message_type is not None:

@@ -48,7 +48,8 @@ def test_heartbeat_reply_of_section_1_6_has_a_two_byte_id_and_no_payload_field()
 
 
 def test_message_error_of_section_1_6_carries_the_code_and_the_capital_d_description():
-    assert pb.MessageError(error=pb.EC_NotSupported, Description="not supported").SerializeToString() == wire(MESSAGE_ERROR)
+    error = pb.MessageError(error=pb.EC_NotSupported, Description="not supported")
+    assert error.SerializeToString() == wire(MESSAGE_ERROR)
     apdu = codec.decode(wire(MESSAGE_ERROR_APDU))
     assert (apdu.timestamp, apdu.sequence_id, apdu.message_id) == (1700000001, 7, 0xFF)
     assert (apdu.message.error, apdu.message.Description) == (pb.EC_NotSupported, "not supported")

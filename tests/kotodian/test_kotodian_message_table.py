@@ -107,8 +107,8 @@ def test_a_request_without_reply_survives_the_round_trip_and_cannot_be_answered(
 
 
 def test_a_request_marked_no_need_reply_expects_none_though_its_id_has_a_reply():
-    wire = codec.encode_request(pb.ID_StatusNotificationReq, pb.StatusNotificationReq(connectorId="1", connectorState=1),
-                                sequence_id=3, no_need_reply=True)
+    message = pb.StatusNotificationReq(connectorId="1", connectorState=1)
+    wire = codec.encode_request(pb.ID_StatusNotificationReq, message, sequence_id=3, no_need_reply=True)
     received = codec.decode(wire)
     assert received.no_need_reply and received.reply_id == pb.ID_StatusNotificationConf
     assert not received.expects_reply
