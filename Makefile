@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install migrate clean bench screenshots
+.PHONY: run test install migrate clean bench screenshots proto
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ bench: $(INSTALLED)
 # Rewrites docs/screenshots/*.png (the README's pictures) from the browser tests.
 screenshots: $(INSTALLED)
 	UPDATE_SCREENSHOTS=1 $(BIN)/python -m core.localservices --var $(TEST_VAR) -- $(BIN)/python -m pytest tests/ui -q
+
+# Regenerates kotodian/proto/*_pb2.py from the .proto files with the protoc of the pinned grpcio-tools.
+proto: $(INSTALLED)
+	$(BIN)/python -m kotodian.proto.generate
 
 clean:
 	rm -rf var
