@@ -53,3 +53,4 @@ def test_journal_rows_copied_in_autocommit_are_kept(make_box, few):
 def test_nothing_to_insert_is_no_statement(make_box, django_assert_num_queries):
     with django_assert_num_queries(0):
         rows_insert(JournalEntry, ("box_id", "at", "direction", "protocol", "action", "payload"), [])
+    assert not JournalEntry.objects.exists()

@@ -274,17 +274,25 @@ def test_data_transfer_from_an_unknown_vendor(box):
     assert answer.status == "UnknownVendorId"
 
 
-def test_meter_values_on_connector_zero_without_a_transaction(box):
+def test_meter_values_on_connector_zero_without_a_transaction(box, http, api_token):
     box.call(call.MeterValues(connector_id=0, meter_value=[{"timestamp": iso(), "sampledValue": [
         {"value": "49.98", "measurand": "Frequency"},
         {"value": "32.5", "measurand": "Temperature", "unit": "Celsius", "location": "Body"}]}]))
+    # Taken, and the box is still served: values of the box itself belong to no session.
+    assert box.call(call.Heartbeat()).current_time
+    assert read_box(http, api_token)["online"] is True
 
 
 @pytest.mark.parametrize("stamp", [
     "2026-03-01T10:00:00Z", "2026-03-01T10:00:00.5Z", "2026-03-01T10:00:00.123Z", "2026-03-01T18:00:00+08:00",
     "2026-03-01T10:00:00.123456Z", "2026-03-01t10:00:00z",
 ])
-def test_every_rfc3339_timestamp_form_is_taken(box, stamp):
+def test_every_rfc3339_timestamp_form_is_taken(box, http, api_token, stamp):
     """RFC 3339 §5.6 allows a lower-case t and z; boxes send offsets and microseconds."""
     started = box.call(call.StartTransaction(connector_id=1, id_tag="GOOD", meter_start=0, timestamp=stamp))
+    assert started.id_tag_info["status"] == "Accepted"
     box.call(call.StopTransaction(meter_stop=1, timestamp=stamp, transaction_id=started.transaction_id))
+    session = http.get_json(f"/api/v1/transactions/{started.transaction_id}", api_token)[1]
+    sent = datetime.fromisoformat(stamp.upper())
+    for recorded in (session["startedAt"], session["stoppedAt"]):
+        assert abs(datetime.fromisoformat(recorded) - sent) < timedelta(milliseconds=1)

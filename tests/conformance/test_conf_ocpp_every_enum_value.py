@@ -38,30 +38,36 @@ def test_every_sampled_value_attribute_value(box, attribute):
     started = box.call(call.StartTransaction(connector_id=1, id_tag="GOOD", meter_start=0, timestamp=iso()))
     box.call(call.MeterValues(connector_id=1, transaction_id=started.transaction_id, meter_value=[
         {"timestamp": iso(), "sampledValue": [{"value": "1.5", attribute: value} for value in values]}]))
-    box.call(call.StopTransaction(meter_stop=2, timestamp=iso(), transaction_id=started.transaction_id,
-                                  transaction_data=[{"timestamp": iso(), "sampledValue": [
-                                      {"value": "2", attribute: value} for value in data_values]}]))
+    stopped = box.call(call.StopTransaction(meter_stop=2, timestamp=iso(), transaction_id=started.transaction_id,
+                                            transaction_data=[{"timestamp": iso(), "sampledValue": [
+                                                {"value": "2", attribute: value} for value in data_values]}]))
+    assert started.transaction_id > 0 and stopped is not None  # both answered, none refused
 
 
 def test_every_status_with_every_error_code(box):
     for error_code in enum("StatusNotification", "properties", "errorCode"):
         for status in enum("StatusNotification", "properties", "status"):
-            box.call(call.StatusNotification(connector_id=1, error_code=error_code, status=status,
-                                             info="i" * 50, vendor_id="v" * 255, vendor_error_code="e" * 50))
+            answer = box.call(call.StatusNotification(connector_id=1, error_code=error_code, status=status,
+                                                      info="i" * 50, vendor_id="v" * 255, vendor_error_code="e" * 50))
+            assert answer is not None, (status, error_code)
 
 
 def test_every_stop_reason(box):
     for reason in enum("StopTransaction", "properties", "reason"):
         started = box.call(call.StartTransaction(connector_id=2, id_tag="GOOD", meter_start=0, timestamp=iso()))
-        box.call(call.StopTransaction(meter_stop=1, timestamp=iso(), transaction_id=started.transaction_id,
-                                      reason=reason, id_tag="G" * 20))
+        stopped = box.call(call.StopTransaction(meter_stop=1, timestamp=iso(), transaction_id=started.transaction_id,
+                                                reason=reason, id_tag="G" * 20))
+        assert stopped.id_tag_info["status"] == "Invalid", reason  # "GGG..." is no tag of ours
 
 
 def test_every_firmware_and_diagnostics_status(box):
-    for status in enum("FirmwareStatusNotification", "properties", "status"):
-        box.call(call.FirmwareStatusNotification(status=status))
-    for status in enum("DiagnosticsStatusNotification", "properties", "status"):
-        box.call(call.DiagnosticsStatusNotification(status=status))
+    answers = [box.call(call.FirmwareStatusNotification(status=status))
+               for status in enum("FirmwareStatusNotification", "properties", "status")]
+    answers += [box.call(call.DiagnosticsStatusNotification(status=status))
+                for status in enum("DiagnosticsStatusNotification", "properties", "status")]
+    expected = len(enum("FirmwareStatusNotification", "properties", "status")) + len(
+        enum("DiagnosticsStatusNotification", "properties", "status"))
+    assert len(answers) == expected and all(answer is not None for answer in answers)
 
 
 def test_longest_values_the_schemas_allow(box):

@@ -126,7 +126,9 @@ def test_answers_are_the_views_answers(evchong, method, envelope):
 @pytest.mark.parametrize(("method", "text"), BAD)
 def test_errors_are_the_views_errors(evchong, method, text):
     body, content_type = ENVELOPES["raw-data"](text)
-    same(*both(evchong, method, body, content_type))
+    lean_answer, django_answer = both(evchong, method, body, content_type)
+    assert lean_answer.headers["content-type"] == "application/json" and lean_answer.json()
+    same(lean_answer, django_answer)
 
 
 @pytest.mark.parametrize("credentials", [None, "LOCKED:wrong", "LOCKED:s3cret"])

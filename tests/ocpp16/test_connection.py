@@ -61,7 +61,7 @@ class TestBasicAuth:
         make_box("SAFE", password="s3cret-s3cret-16")
 
     def test_right_credentials(self, connect_box):
-        connect_box("SAFE", password="s3cret-s3cret-16").call("BootNotification", BOOT)
+        assert connect_box("SAFE", password="s3cret-s3cret-16").call("BootNotification", BOOT)["status"] == "Accepted"
 
     def test_missing_credentials_are_401_with_a_challenge(self, connect_box):
         response = refused_status(connect_box, "SAFE").response
@@ -88,7 +88,8 @@ def test_the_id_is_the_percent_decoded_last_segment(transactional_db, make_box, 
 
 def test_the_endpoint_may_have_more_path_before_the_id(transactional_db, make_box, connect_box, ocpp_url):
     make_box("CP-1")
-    connect_box("CP-1", url=ocpp_url + "v16/").call("Heartbeat")
+    assert "currentTime" in connect_box("CP-1", url=ocpp_url + "v16/").call("Heartbeat")
+    assert JournalEntry.objects.filter(box__serial="CP-1", action="Heartbeat").count() == 2
 
 
 def test_a_second_connection_replaces_the_first(transactional_db, make_box, connect_box, wait_for):
@@ -185,4 +186,4 @@ def test_an_idle_connection_stays_open(cp):
     failed and took idle connections down with 1011 within seconds."""
     cp.call("Heartbeat")
     time.sleep(11)
-    cp.call("Heartbeat")
+    assert "currentTime" in cp.call("Heartbeat")  # the same connection still answers

@@ -29,6 +29,8 @@ def test_two_active_transactions_on_one_connector_are_impossible(connector):
 def test_closed_transactions_do_not_count(connector):
     new_tx(connector, "A", stopped_at=T.replace(hour=1))
     new_tx(connector, "B", started=T.replace(hour=2))
+    sessions = Transaction.objects.filter(connector=connector)
+    assert sessions.count() == 2 and sessions.filter(stopped_at__isnull=True).count() == 1
 
 
 def test_the_same_start_cannot_be_recorded_twice(connector):
