@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import transaction
 
@@ -21,7 +21,7 @@ from chargers.local_lists import LocalListUpdate, local_list_apply, local_list_v
 from chargers.reservations import reservation_answered, reservation_cancel
 from chargers.services import IdTagInfo
 from commands.models import Command, CommandState
-from core.errors import DomainError
+from core.moments import moment_parse
 from smartcharging.services import charging_profile_install, charging_profiles_clear
 
 log = logging.getLogger(__name__)
@@ -63,15 +63,7 @@ def command_effect_apply(command: Command) -> None:
 
 
 def moment_in(value: str | None, field: str = "") -> datetime | None:
-    """An OCPP date-time (the schema checked its shape; this catches dates that do not exist)."""
-    if value is None:
-        return None
-    try:
-        # RFC 3339 allows a lower-case "t" and "z", which fromisoformat does not (as ocpp16.handlers).
-        moment = datetime.fromisoformat(value.upper())
-    except ValueError:
-        raise DomainError(f"{field or 'a date-time'} {value!r} is not a valid date-time", field=field) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # OCPP times without an offset are UTC
+    return None if value is None else moment_parse(value, field)
 
 
 def id_tag_info_in(info: dict | None) -> IdTagInfo | None:

@@ -5,7 +5,6 @@ thread of the inbound pipeline (inbound.pipeline), one frame at a time per box."
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -24,9 +23,10 @@ from chargers.services import (
     idtag_authorize,
 )
 from core.errors import DomainError
+from core.moments import moment_format, moment_parse
 from firmware.services import diagnostics_status_record, firmware_status_record
 from inbound.edge import Handler
-from ocpp16.errors import ErrorCode, OcppError
+from ocpp16.errors import OcppError
 from transactions.services import (
     MeterReport,
     Sample,
@@ -58,26 +58,10 @@ def handles_batch(action: str):
     return register
 
 
-def time_in(value: str, field: str) -> datetime:
-    # The schema's date-time pattern lets through dates that do not exist (month 19, hour 25).
-    # RFC 3339 §5.6 allows a lower-case "t" and "z", which the schema takes and fromisoformat
-    # does not: upper-casing changes nothing else in a date-time.
-    try:
-        return datetime.fromisoformat(value.upper())
-    except ValueError:
-        raise OcppError(
-            ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"{field} {value!r} is not a valid date-time"
-        ) from None
-
-
-def time_out(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def id_tag_info_out(info: IdTagInfo) -> dict:
     out: dict = {"status": info.status}
     if info.expiry is not None:
-        out["expiryDate"] = time_out(info.expiry)
+        out["expiryDate"] = moment_format(info.expiry)
     if info.parent_id_tag:
         out["parentIdTag"] = info.parent_id_tag
     return out
@@ -88,7 +72,7 @@ def samples_in(meter_values: list[dict]) -> list[Sample]:
     # defaults OCPP 1.6 §7.43 gives them, which are Sample's defaults.
     samples = []
     for meter_value in meter_values:
-        timestamp = time_in(meter_value["timestamp"], "meterValue.timestamp")  # once for all its values
+        timestamp = moment_parse(meter_value["timestamp"], "meterValue.timestamp")  # once for all its values
         samples.extend(Sample(timestamp=timestamp, **sampled_value) for sampled_value in meter_value["sampledValue"])
     return samples
 
@@ -114,7 +98,7 @@ def boot_report_in(box: ChargeBox, payload: dict) -> BootReport:
 
 
 def boot_out(result: BootResult) -> dict:
-    return {"status": result.status, "currentTime": time_out(result.current_time), "interval": result.interval}
+    return {"status": result.status, "currentTime": moment_format(result.current_time), "interval": result.interval}
 
 
 @handles("BootNotification", accepted_only=False, rewrites_box=True)
@@ -150,7 +134,7 @@ def firmware_status_notification(box: ChargeBox, payload: dict) -> dict:
 
 @handles("Heartbeat", writes=False)
 def heartbeat(box: ChargeBox, payload: dict) -> dict:
-    return {"currentTime": time_out(timezone.now())}
+    return {"currentTime": moment_format(timezone.now())}
 
 
 def meter_report_in(box: ChargeBox, payload: dict) -> MeterReport:
@@ -187,7 +171,7 @@ def start_transaction(box: ChargeBox, payload: dict) -> dict:
         connector_id=payload["connectorId"],
         id_tag=payload["idTag"],
         meter_start_wh=payload["meterStart"],
-        timestamp=time_in(payload["timestamp"], "timestamp"),
+        timestamp=moment_parse(payload["timestamp"], "timestamp"),
         reservation_id=payload.get("reservationId"),
     )
     return {"idTagInfo": id_tag_info_out(result.id_tag_info), "transactionId": result.transaction.id}
@@ -199,7 +183,7 @@ def status_report_in(box: ChargeBox, payload: dict) -> StatusReport:
         connector_id=payload["connectorId"],
         status=payload["status"],
         error_code=payload["errorCode"],
-        timestamp=time_in(payload["timestamp"], "timestamp") if "timestamp" in payload else None,
+        timestamp=moment_parse(payload["timestamp"], "timestamp") if "timestamp" in payload else None,
         info=payload.get("info", ""),
         vendor_id=payload.get("vendorId", ""),
         vendor_error_code=payload.get("vendorErrorCode", ""),
@@ -247,7 +231,7 @@ def stop_transaction(box: ChargeBox, payload: dict) -> dict:
         box=box,
         transaction_id=payload["transactionId"],
         meter_stop_wh=payload["meterStop"],
-        timestamp=time_in(payload["timestamp"], "timestamp"),
+        timestamp=moment_parse(payload["timestamp"], "timestamp"),
         id_tag=payload.get("idTag"),
         reason=payload.get("reason", ""),
         samples=samples_in(payload.get("transactionData", [])),

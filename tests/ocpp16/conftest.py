@@ -8,21 +8,12 @@ import base64
 import itertools
 import json
 from contextlib import ExitStack
-from importlib.resources import files
 from urllib.parse import quote
 
-import jsonschema
 import pytest
 from websockets.sync.client import connect
 
-SCHEMAS = files("ocpp.v16") / "schemas"
-_validators: dict[str, jsonschema.Draft4Validator] = {}
-
-
-def schema_check(name: str, payload: dict) -> None:
-    if name not in _validators:
-        _validators[name] = jsonschema.Draft4Validator(json.loads((SCHEMAS / f"{name}.json").read_text()))
-    _validators[name].validate(payload)
+from schemas import schema_check
 
 
 class OcppBox:

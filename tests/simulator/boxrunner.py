@@ -5,25 +5,11 @@ central system, or read the database, while the boxes answer and act by themselv
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
-from importlib.resources import files
-
-import jsonschema
 
 from simulator.ocpp_box import BoxSettings, OcppBox
 from simulator.stats import Stats
-
-SCHEMAS = files("ocpp.v16") / "schemas"
-_validators: dict[str, jsonschema.Draft4Validator] = {}
-
-
-def schema_check(name: str, payload: dict) -> None:
-    """Against the official OCPP 1.6 JSON schemas that the `ocpp` package ships."""
-    if name not in _validators:
-        _validators[name] = jsonschema.Draft4Validator(json.loads((SCHEMAS / f"{name}.json").read_text()))
-    _validators[name].validate(payload)
 
 
 def eventually(predicate, timeout: float = 10.0, what: str = "condition"):

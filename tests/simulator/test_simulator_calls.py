@@ -4,7 +4,8 @@ the official schema and then does what a box does."""
 
 import orjson
 import pytest
-from boxrunner import eventually, schema_check
+from boxrunner import eventually
+from schemas import schema_check
 
 from chargers.models import ChargeBox, Connector, JournalEntry
 from firmware.models import DiagnosticsStatusEvent, FirmwareStatusEvent
