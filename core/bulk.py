@@ -24,12 +24,9 @@ from django.db import connection, models, transaction
 
 # Up to this many rows, one INSERT ... SELECT FROM UNNEST: COPY (and the temporary table when
 # conflicts are ignored) costs five or six round trips to PostgreSQL, which for a request's handful
-# of sampled values or journal rows is most of the insert's time. Measured against COPY on 3
-# December (60 transactions each, twice): for 100 and 200 meter values 3-37 % less CPU in the
-# server process and 0-22 % less in PostgreSQL; for 100-400 journal rows 17-54 % less in the
-# server process and about the same in PostgreSQL; 400 meter values cost the same either way.
-# Group commit writes batches of up to 100 messages (several hundred rows) this way; COPY is left
-# for bulk loads.
+# of sampled values or journal rows is most of the insert's time; at 400 rows both cost the same
+# (ADR 0011). The inbound pipeline's batches (several hundred rows) go this way; COPY is left for
+# bulk loads.
 FEW_ROWS = 500
 
 
