@@ -26,6 +26,7 @@ from commands.edges import CommandInvalid, command_actions
 from commands.replies import command_wait_async
 from commands.services import command_issue, command_validate
 from core.db import releasing_connection
+from core.storable import holds_nul
 
 class CommandOut(serializers.ModelSerializer):
     box = serializers.CharField(source="box.serial")
@@ -54,19 +55,9 @@ class CommandIn(serializers.Serializer):
 
     def validate(self, data):
         # The schemas allow a NUL in a string, PostgreSQL's jsonb does not: saving the command failed (500).
-        if _holds_nul(data["payload"]):
+        if holds_nul(data["payload"]):
             raise serializers.ValidationError({"payload": ["PropertyConstraintViolation: a string holds a NUL"]})
         return data
-
-
-def _holds_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
-    return False
 
 
 def _box_or_404(serial: str) -> ChargeBox:

@@ -68,6 +68,11 @@ def _form_field(text: str) -> str:
     return values[0]
 
 
+# No request of the spec nests deeper than 4; DRF's validation recurses into whatever it is given,
+# and a few hundred levels ended in a RecursionError (an HTTP 500).
+MAX_DEPTH = 16
+
+
 def parse_json(payload: str) -> dict:
     try:
         document = orjson.loads(payload)
@@ -75,7 +80,21 @@ def parse_json(payload: str) -> dict:
         raise EnvelopeError(f"data is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise EnvelopeError("data must be a JSON object")
+    if _deeper_than(document, MAX_DEPTH):
+        raise EnvelopeError(f"data is nested deeper than {MAX_DEPTH} levels")
     return document
+
+
+def _deeper_than(document, limit: int) -> bool:
+    level, layer = 0, [document]
+    while layer:
+        level += 1
+        if level > limit:
+            return True
+        layer = [child for value in layer
+                 for child in (value.values() if isinstance(value, dict) else value)
+                 if isinstance(child, (dict, list))]
+    return False
 
 
 class EvchongParser(BaseParser):

@@ -11,6 +11,7 @@ from django.conf import settings
 
 from chargers.choices import Protocol
 from core.errors import DomainError
+from core.storable import holds_nul, storable
 from inbound.edge import Edge, Message
 from inbound.writers import Writers
 from ocpp16.errors import ErrorCode, OcppError, error_for
@@ -21,19 +22,19 @@ from ocpp16.schemas import ACTIONS, validate_request
 log = logging.getLogger(__name__)
 
 
-def storable(frame: str) -> str:
-    """A frame as the journal can keep it. JSON allows NUL only escaped, so a broken frame may carry
-    a raw one, which PostgreSQL text cannot hold: failing to journal it closed the box's connection
-    (1011) or turned a FormationViolation into an InternalError. Kept as the JSON escape instead."""
-    return frame.replace("\x00", "\\u0000")
-
-
 class OcppEdge(Edge):
     protocol = Protocol.OCPP16
     handlers = HANDLERS
 
     def prepare(self, message: Message) -> None:
         """``request`` is the CALL's payload, ``action`` its action (ocpp16.consumer parsed them)."""
+        if "\x00" in message.action:  # kept as its JSON escape: PostgreSQL text cannot hold a NUL
+            message.action = storable(message.action)
+            raise OcppError(ErrorCode.FORMATION_VIOLATION, "the action holds a NUL character")
+        # A NUL in a string is valid JSON that PostgreSQL cannot store: refused here, so that it
+        # costs this frame alone and not a failed batch redone frame by frame.
+        if "\\u0000" in message.raw and holds_nul(message.request):
+            raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, "a string holds a NUL character")
         message.handler = self.handlers.get(message.action)
         if message.handler is None:
             if message.action in ACTIONS:

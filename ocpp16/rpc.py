@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -49,8 +50,8 @@ class FrameError(OcppError):
 
 def parse(text: str) -> Call | CallResult | CallError:
     try:
-        message = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
+        message = _loads(text)
+    except ValueError as exc:
         found = _START_OF_BROKEN_FRAME.match(text)
         raise FrameError(
             ErrorCode.FORMATION_VIOLATION, f"the frame is not valid JSON: {exc}",
@@ -85,6 +86,15 @@ def parse(text: str) -> Call | CallResult | CallError:
         raise FrameError(ErrorCode.FORMATION_VIOLATION, "errorCode and errorDescription must be strings",
                          unique_id=unique_id, message_type=kind)
     return CallError(unique_id, message[2], message[3])
+
+
+def _loads(text: str):
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # orjson refuses integers beyond 64 bits, which JSON allows: such a frame is valid JSON, and
+        # its too large number is the schema's to refuse, not a formation violation.
+        return json.loads(text)
 
 
 def _call(message: list, unique_id: str) -> Call:

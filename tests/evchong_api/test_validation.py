@@ -147,3 +147,9 @@ def test_get_is_not_allowed(evchong):
     response = evchong.http.get("/evchong-api/cperent/v1/heartbeat")
     assert response.status_code == 405
     assert response.json()["error"]
+
+
+def test_json_nested_past_any_request_is_400_on_data(evchong):
+    deep = '{"chargeBoxSerialNumber": "BOX-1", "a": ' + '{"a": ' * 400 + "1" + "}" * 401
+    response = evchong.http.post("/evchong-api/cperent/v1/heartbeat", "data=" + deep, content_type="text/plain")
+    assert_400(response, "data", "nested deeper")

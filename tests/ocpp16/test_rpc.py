@@ -87,3 +87,23 @@ def test_a_broken_box_does_not_disturb_another(transactional_db, make_box, conne
         assert "currentTime" in good.call("Heartbeat")  # answered at once, whatever the other sends
     answers = [bad.recv() for _ in range(20)]
     assert all(answer[0] == 4 for answer in answers)  # each broken frame got its CALLERROR
+
+
+@pytest.mark.parametrize("frame, expected", [
+    ('[2, "n-1", "Heart\\u0000beat", {}]', ["n-1", "FormationViolation"]),
+    ('[2, "n-2", "Authorize", {"idTag": "A\\u0000B"}]', ["n-2", "PropertyConstraintViolation"]),
+    ('[2, "n-3", "DataTransfer", {"vendorId": "v", "data": "\\u0000"}]', ["n-3", "PropertyConstraintViolation"]),
+])
+def test_a_nul_that_postgresql_cannot_store_is_refused_with_its_own_error(cp, frame, expected):
+    assert error_of(cp, frame) == expected
+    # Journaled as its JSON escape, with the answer; the connection goes on.
+    entries = list(JournalEntry.objects.filter(box__serial="CP-1").order_by("id").values_list("direction", "payload"))
+    assert [direction for direction, _ in entries[-2:]] == ["in", "out"] and "\\u0000" in entries[-2][1]
+    assert cp.call("Heartbeat")
+
+
+def test_an_integer_too_large_for_64_bits_is_valid_json_refused_by_the_schema(cp):
+    code = error_of(cp, '[2, "big-1", "StatusNotification", {"connectorId": 123456789012345678901234567890,'
+                        ' "errorCode": "NoError", "status": "Available"}]')
+    assert code[0] == "big-1" and code[1] != "FormationViolation"
+    assert cp.call("Heartbeat")
