@@ -55,6 +55,10 @@ DENIAL_EXTENSION = "websocket.http.response"
 NODE = f"{socket.gethostname()}:{os.getpid()}"
 # What can go wrong setting a connection up when the database or Redis is overloaded or away.
 SETUP_FAILURES = (DatabaseError, PoolTimeout, RedisError, OSError, TimeoutError)
+# daphne gives a connection 5 s to be accepted (--websocket_connect_timeout); a look-up of the box
+# still waiting for the database after this long is answered 503 while the box can still hear it
+# (the pool itself waits DB_POOL_TIMEOUT, 10 s, for a connection).
+LOOKUP_TIMEOUT = 3
 
 
 def in_thread(function):
@@ -136,7 +140,14 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.serial = charge_box_id(self.scope)
         if not self.serial:
             return await self.deny(404, "no charge box id in the path")
-        status, box = await in_thread(box_for_connection)(serial=self.serial, credentials=basic_credentials(self.scope))
+        try:
+            async with asyncio.timeout(LOOKUP_TIMEOUT):
+                status, box = await in_thread(box_for_connection)(serial=self.serial,
+                                                                  credentials=basic_credentials(self.scope))
+        except SETUP_FAILURES:
+            # PostgreSQL away: "busy, come back" before the upgrade, as for a failed set-up below.
+            log.warning("the box %s could not be looked up; answered 503", self.serial, exc_info=True)
+            return await self.deny(503, "busy: the central system cannot reach its database")
         if status != 200:
             return await self.deny(status, "unknown charge box" if status == 404 else "authentication failed")
         if SUBPROTOCOL not in self.scope.get("subprotocols", []):
@@ -147,6 +158,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
             self.box = box or await in_thread(box_register)(serial=self.serial)
         except DomainError:
             return await self.deny(404, "not a valid charge box id")
+        except SETUP_FAILURES:
+            log.warning("the box %s could not be registered; answered 503", self.serial, exc_info=True)
+            return await self.deny(503, "busy: the central system cannot reach its database")
         try:
             await self.set_up()
         except SETUP_FAILURES:

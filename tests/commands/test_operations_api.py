@@ -99,3 +99,25 @@ def test_openapi_schema_and_docs(api):
     text = schema.content.decode()
     assert "/api/v1/boxes/{serial}/commands" in text and "/evchong-api/reverse/v1/RemoteStartTransaction" in text
     assert api.get("/api/docs/").status_code == 200
+
+
+def test_a_database_that_cannot_be_reached_is_503_with_retry_after(api, monkeypatch):
+    from django.db import OperationalError
+
+    from commands import api as commands_api
+
+    def unreachable(serial):
+        raise OperationalError("connection to server failed: Connection refused")
+
+    monkeypatch.setattr(commands_api, "box_by_serial", unreachable)
+    response = send(api, {"action": "ClearCache", "payload": {}, "wait": False})
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert response.json()["error"] == "service unavailable"
+
+
+def test_a_value_postgresql_refuses_is_not_called_an_outage(api):
+    from django.db import DataError
+
+    from core.api_errors import exception_handler
+
+    assert exception_handler(DataError("value too long"), {}) is None  # DRF's own handling: a 500

@@ -187,3 +187,11 @@ def test_an_idle_connection_stays_open(cp):
     cp.call("Heartbeat")
     time.sleep(11)
     assert "currentTime" in cp.call("Heartbeat")  # the same connection still answers
+
+
+def test_a_database_out_of_reach_is_503_with_retry_after_before_the_upgrade(start_daphne, connect_box):
+    # Port 9 (discard) has no PostgreSQL: every look-up of the box fails to connect.
+    url = start_daphne(DATABASE_URL="postgres://postgres@127.0.0.1:9/evchong")
+    refused = refused_status(connect_box, "ANY-BOX", url=url.replace("http://", "ws://") + "/ocpp/")
+    assert refused.response.status_code == 503
+    assert int(refused.response.headers["Retry-After"]) > 0
