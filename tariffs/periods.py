@@ -84,8 +84,13 @@ def period_parse(text: str, *, field: str = "period") -> Period:
         raise DomainError(f"{text!r} is not HH:MM-HH:MM=ENERGY+SERVICE (e.g. 22:00-06:00=0.3+0.4)", field=field)
     start = minute_parse(f"{match[1]}:{match[2]}", field=field)
     end = minute_parse(f"{match[3]}:{match[4]}", field=field, end=True)
-    return Period(start, end, price_parse(match[5], field=f"{field} energy price"),
-                  price_parse(match[6], field=f"{field} service price"))
+    prices = []
+    for kind, value in (("energy", match[5]), ("service", match[6])):
+        try:
+            prices.append(price_parse(value, field=field))
+        except DomainError as exc:
+            raise DomainError(f"{text.strip()}: the {kind} price {exc.message}", field=field) from None
+    return Period(start, end, *prices)
 
 
 def periods_check(periods: list[Period], *, field: str = "periods") -> list[Period]:
