@@ -96,9 +96,11 @@ def tariff_save(*, data: TariffInput) -> tuple[Tariff, bool]:
     return tariff, created
 
 
-def tariff_stations_set(*, tariff: Tariff, station_codes: list[str]) -> Tariff:
-    """Assign ``tariff`` to exactly these stations (each taken from a tariff of the same validity)."""
-    return tariff_save(data=replace(tariff_input_of(tariff), station_codes=tuple(station_codes)))[0]
+def station_tariff_assign(*, station_code: str, tariff: Tariff) -> Tariff:
+    """Give the station ``tariff`` (taking it from the tariff that had it with the same validity)."""
+    stations_by_code(codes=[station_code], field="station")
+    current = tariff_input_of(tariff)
+    return tariff_save(data=replace(current, station_codes=(*current.station_codes, station_code)))[0]
 
 
 def tariff_input_of(tariff: Tariff) -> TariffInput:
