@@ -1,4 +1,6 @@
-from django.core.validators import RegexValidator
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -10,7 +12,7 @@ CURRENCY = RegexValidator(r"^[A-Z]{3}$", "an ISO 4217 code of three capital lett
 
 def price_field(**options) -> models.DecimalField:
     # Up to 4 decimals (DESIGN.md §3): 0.1 fen per kWh is the finest price boxes speak of.
-    return models.DecimalField(max_digits=10, decimal_places=4, **options)
+    return models.DecimalField(max_digits=10, decimal_places=4, validators=[MinValueValidator(Decimal(0))], **options)
 
 
 def money_field(**options) -> models.DecimalField:

@@ -69,9 +69,8 @@ def tariff_check(*, data: TariffInput) -> list[Period]:
 
 
 def tariff_save(*, data: TariffInput) -> tuple[Tariff, bool]:
-    """Create the tariff ``data.code`` or replace it whole (periods, prices, stations). A station
-    has one tariff per validity start, and so has the default: a tariff given a station or the
-    default takes it from the one that held it with the same valid_from. (tariff, created)."""
+    """Create the tariff ``data.code`` or replace it whole (periods, prices, stations), taking its
+    stations and the default from others (tariff_claims_take). (tariff, created)."""
     periods = tariff_check(data=data)
     stations = stations_by_code(codes=list(data.station_codes))
     with transaction.atomic():
@@ -86,14 +85,20 @@ def tariff_save(*, data: TariffInput) -> tuple[Tariff, bool]:
                          service_price=p.service_price)
             for p in periods
         ])
-        same_validity = Tariff.objects.exclude(pk=tariff.pk).filter(
-            Q(valid_from=data.valid_from) if data.valid_from else Q(valid_from__isnull=True))
-        if data.is_default:
-            same_validity.filter(is_default=True).update(is_default=False)
         tariff.stations.set(stations)
-        Tariff.stations.through.objects.filter(
-            tariff__in=same_validity, station__in=stations).delete()
+        tariff_claims_take(tariff=tariff)
     return tariff, created
+
+
+def tariff_claims_take(*, tariff: Tariff) -> None:
+    """A station has one tariff per validity start, and so has the default: ``tariff`` takes its
+    stations, and the default if it is one, from the others with the same valid_from."""
+    same_validity = Tariff.objects.exclude(pk=tariff.pk).filter(
+        Q(valid_from=tariff.valid_from) if tariff.valid_from else Q(valid_from__isnull=True))
+    if tariff.is_default:
+        same_validity.filter(is_default=True).update(is_default=False)
+    Tariff.stations.through.objects.filter(
+        tariff__in=same_validity, station__in=tariff.stations.values("pk")).delete()
 
 
 def station_tariff_assign(*, station_code: str, tariff: Tariff) -> Tariff:

@@ -8,6 +8,7 @@ from operations.admin_filters import RunningFilter, choices_filter
 from operations.admin_mixins import BigTableMixin, ExactSearchMixin
 from operations.exports import METER_VALUE_COLUMNS, SESSION_COLUMNS, csv_response
 from operations.session_charts import session_charts
+from tariffs.admin import session_cost_html
 from transactions.choices import Reason
 from transactions.models import MeterValue, Transaction
 from transactions.units import MEASURANDS
@@ -21,21 +22,26 @@ def _duration(seconds: float) -> str:
 @admin.register(Transaction)
 class TransactionAdmin(ExactSearchMixin, BigTableMixin, admin.ModelAdmin):
     list_display = ["id", "box", "connector_number", "id_tag", "started_at", "stopped_at", "energy", "duration",
-                    "stop_reason"]
+                    "cost_total", "stop_reason"]
     list_filter = [RunningFilter, choices_filter("stop_reason", Reason.values, "stop reason"),
                    ("started_at", admin.DateFieldListFilter)]
     search_numbers = ["id"]
     search_texts = ["box__serial", "id_tag"]
     raw_id_fields = ["box", "connector"]
-    list_select_related = ["box", "connector"]
+    list_select_related = ["box", "connector", "cost"]
     readonly_fields = ["box", "connector", "id_tag", "reservation_id", "meter_start_wh", "started_at", "meter_stop_wh",
-                       "stopped_at", "stop_reason", "stop_id_tag", "energy_wh", "duration", "created", "meter_values"]
+                       "stopped_at", "stop_reason", "stop_id_tag", "energy_wh", "duration", "created", "meter_values",
+                       "cost_lines"]
     fieldsets = [
         (None, {"fields": ["box", "connector", "id_tag", "reservation_id"]}),
         ("Session", {"fields": ["started_at", "stopped_at", "duration", "meter_start_wh", "meter_stop_wh", "energy_wh",
                                 "stop_reason", "stop_id_tag", "created"]}),
-        ("Meter values", {"fields": ["meter_values"]}),
+        # A tuple puts the cost lines on the same row as the charts.
+        ("Meter values and cost", {"fields": [("meter_values", "cost_lines")]}),
     ]
+
+    class Media:
+        css = {"all": ["tariffs/tariffs.css"]}
 
     def get_ordering(self, request):
         # A box's sessions come from the (box, -started_at) index; ordering them by id instead
@@ -55,6 +61,15 @@ class TransactionAdmin(ExactSearchMixin, BigTableMixin, admin.ModelAdmin):
     @admin.display(description="energy", ordering="energy_wh")
     def energy(self, tx):
         return "" if tx.energy_wh is None else f"{tx.energy_wh / 1000:,.2f} kWh"
+
+    @admin.display(description="cost", ordering="cost__total")
+    def cost_total(self, tx):
+        cost = getattr(tx, "cost", None)
+        return "" if cost is None else f"{cost.total} {cost.currency}"
+
+    @admin.display(description="cost")
+    def cost_lines(self, tx):
+        return session_cost_html(getattr(tx, "cost", None))
 
     @admin.display(description="duration")
     def duration(self, tx):

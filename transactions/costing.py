@@ -89,8 +89,9 @@ def transactions_cost_recompute(*, stopped_from: datetime, stopped_to: datetime)
     return changes
 
 
-def transaction_cost_so_far(*, tx: Transaction, station_id: int | None) -> Cost | None:
-    """What a running session has cost up to its newest register reading (not stored)."""
+def transaction_cost_so_far(*, tx: Transaction, station_id: int | None) -> tuple[Cost, str] | None:
+    """What a running session has cost up to its newest register reading, and in which currency
+    (not stored)."""
     readings = register_readings(transaction_id=tx.pk)
     if not readings:
         return None
@@ -102,4 +103,7 @@ def transaction_cost_so_far(*, tx: Transaction, station_id: int | None) -> Cost 
         meter_start_wh=tx.meter_start_wh, meter_stop_wh=newest.wh, readings=readings,
     )
     computed = session_cost_compute(session=facts)
-    return computed[1] if computed else None
+    if computed is None:
+        return None
+    tariff, cost = computed
+    return cost, tariff.currency
