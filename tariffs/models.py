@@ -8,6 +8,8 @@ from tariffs.periods import Period
 from tariffs.splitter import Flag
 
 CURRENCY = RegexValidator(r"^[A-Z]{3}$", "an ISO 4217 code of three capital letters, e.g. CNY")
+# A tariff's code is a path segment of the API (/api/v1/tariffs/{code}).
+TARIFF_CODE = RegexValidator(r"^[A-Za-z0-9._-]{1,40}$", "1 to 40 letters, digits, '.', '_' or '-'")
 
 
 def price_field(**options) -> models.DecimalField:
@@ -24,7 +26,7 @@ class Tariff(models.Model):
     tariff applies to its boxes, a default one to boxes of stations without one; of several, the
     one valid latest at a session's start (no valid_from: valid since ever)."""
 
-    code = models.CharField(max_length=40, unique=True)
+    code = models.CharField(max_length=40, unique=True, validators=[TARIFF_CODE])
     name = models.CharField(max_length=200, blank=True)
     currency = models.CharField(max_length=3, default="CNY", validators=[CURRENCY])
     valid_from = models.DateTimeField(

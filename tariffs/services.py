@@ -11,11 +11,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 
 from core.errors import DomainError
-from tariffs.models import CURRENCY, SessionCost, Tariff, TariffPeriod
+from tariffs.models import CURRENCY, TARIFF_CODE, SessionCost, Tariff, TariffPeriod
 from tariffs.periods import Period, periods_check, price_parse
 from tariffs.splitter import Cost, Pricing, Reading, session_cost
 
@@ -49,11 +50,13 @@ class TariffInput:
 
 def tariff_check(*, data: TariffInput) -> list[Period]:
     """DomainError naming the field for anything a tariff may not be; the periods in day order."""
-    if not data.code or len(data.code) > 40 or data.code != data.code.strip():
-        raise DomainError("a code of 1 to 40 characters without surrounding spaces", field="code")
+    try:
+        TARIFF_CODE(data.code)
+    except ValidationError:
+        raise DomainError(f"{data.code!r}: a code is {TARIFF_CODE.message}", field="code") from None
     try:
         CURRENCY(data.currency)
-    except Exception:
+    except ValidationError:
         raise DomainError(f"{data.currency!r} is not a currency code of three capital letters (CNY)",
                           field="currency") from None
     if data.idle_fee_per_hour is not None:
@@ -62,9 +65,9 @@ def tariff_check(*, data: TariffInput) -> list[Period]:
         raise DomainError("the grace is 0 minutes or more", field="idleGraceMinutes")
     if data.valid_from is not None and data.valid_from.tzinfo is None:
         raise DomainError("a moment with its time zone", field="validFrom")
-    for period in data.periods:
-        price_parse(period.energy_price, field="periods energy price")
-        price_parse(period.service_price, field="periods service price")
+    for n, period in enumerate(data.periods):
+        price_parse(period.energy_price, field=f"periods[{n}].energyPrice")
+        price_parse(period.service_price, field=f"periods[{n}].servicePrice")
     return periods_check(data.periods)
 
 

@@ -141,3 +141,8 @@ def test_operations_staff_may_change_tariffs(api, operations_user):
     client = Client()
     client.force_login(operations_user)
     assert post(client, BODY).status_code == 201
+
+
+def test_a_code_that_cannot_be_a_path_segment_is_refused(api):
+    response = post(api, {**BODY, "code": "a/b"})
+    assert response.json() == {"code": ["'a/b': a code is 1 to 40 letters, digits, '.', '_' or '-'"]}
