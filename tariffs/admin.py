@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin
+from django.db import models
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -45,6 +46,7 @@ class PeriodInline(admin.TabularInline):
     formset = PeriodFormSet
     extra = 1
     fields = ["start", "end", "energy_price", "service_price"]
+    formfield_overrides = {models.TimeField: {"widget": forms.TimeInput(format="%H:%M")}}
 
 
 def price_colour(price: Decimal, cheapest: Decimal, dearest: Decimal) -> str:
@@ -114,24 +116,27 @@ class TariffAdmin(admin.ModelAdmin):
         tariff_claims_take(tariff=form.instance)
 
 
-def _local(text: str) -> str:
-    return f"{timezone.localtime(datetime.fromisoformat(text)):%m-%d %H:%M}"
+def _span(start: str, end: str) -> str:
+    """'04-01 21:00 – 22:00', or with both dates when the line crosses midnight (local time)."""
+    begin, finish = (timezone.localtime(datetime.fromisoformat(text)) for text in (start, end))
+    return f"{begin:%m-%d %H:%M} – {finish:%H:%M}" if begin.date() == finish.date() else \
+        f"{begin:%m-%d %H:%M} – {finish:%m-%d %H:%M}"
 
 
 def session_cost_html(cost: SessionCost | None) -> str:
     """A session's cost lines, for its admin page."""
     if cost is None:
-        return "no cost: no tariff applied, or the session is running"
-    rows = format_html_join("", "<tr><td>{} – {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
-        (_local(line["from"]), _local(line["to"]), f"{line['energyWh']:,}", line["energyPrice"],
+        return format_html('<p class="session-cost-box">{}</p>', "no cost: no tariff applied, or the session is running")
+    rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{} + {}</td><td>{}</td><td>{}</td></tr>", (
+        (_span(line["from"], line["to"]), f"{line['energyWh']:,}", line["energyPrice"],
          line["servicePrice"], line["energyCost"], line["serviceCost"])
         for line in cost.lines
     ))
     flags = format_html_join("", '<li class="error">{}</li>', ((label,) for label in cost.flag_labels))
     return format_html(
-        '<table class="session-cost"><thead><tr><th>from – to</th><th>Wh</th><th>energy price</th>'
-        "<th>service price</th><th>energy</th><th>service</th></tr></thead><tbody>{}</tbody>"
-        '<tfoot><tr><td colspan="4">energy {} + service {} + idle {}</td><td colspan="2"><strong>{} {}</strong>'
-        "</td></tr></tfoot></table><p>tariff {}</p><ul>{}</ul>",
+        '<div class="session-cost-box"><table class="session-cost"><thead><tr><th>local time</th><th>Wh</th>'
+        "<th>per kWh</th><th>energy</th><th>service</th></tr></thead><tbody>{}</tbody>"
+        '<tfoot><tr><td colspan="3">energy {} + service {} + idle {}</td><td colspan="2"><strong>{} {}</strong>'
+        "</td></tr></tfoot></table><p>tariff {}</p><ul>{}</ul></div>",
         rows, cost.energy, cost.service, cost.idle, cost.total, cost.currency, cost.tariff_code, flags,
     )

@@ -30,14 +30,12 @@ class TransactionAdmin(ExactSearchMixin, BigTableMixin, admin.ModelAdmin):
     raw_id_fields = ["box", "connector"]
     list_select_related = ["box", "connector", "cost"]
     readonly_fields = ["box", "connector", "id_tag", "reservation_id", "meter_start_wh", "started_at", "meter_stop_wh",
-                       "stopped_at", "stop_reason", "stop_id_tag", "energy_wh", "duration", "created", "meter_values",
-                       "cost_lines"]
+                       "stopped_at", "stop_reason", "stop_id_tag", "energy_wh", "duration", "created", "meter_values"]
     fieldsets = [
         (None, {"fields": ["box", "connector", "id_tag", "reservation_id"]}),
         ("Session", {"fields": ["started_at", "stopped_at", "duration", "meter_start_wh", "meter_stop_wh", "energy_wh",
                                 "stop_reason", "stop_id_tag", "created"]}),
-        # A tuple puts the cost lines on the same row as the charts.
-        ("Meter values and cost", {"fields": [("meter_values", "cost_lines")]}),
+        ("Meter values and cost", {"fields": ["meter_values"]}),
     ]
 
     class Media:
@@ -67,23 +65,21 @@ class TransactionAdmin(ExactSearchMixin, BigTableMixin, admin.ModelAdmin):
         cost = getattr(tx, "cost", None)
         return "" if cost is None else f"{cost.total} {cost.currency}"
 
-    @admin.display(description="cost")
-    def cost_lines(self, tx):
-        return session_cost_html(getattr(tx, "cost", None))
-
     @admin.display(description="duration")
     def duration(self, tx):
         if tx.stopped_at is None:
             return "running"
         return _duration((tx.stopped_at - tx.started_at).total_seconds())
 
-    @admin.display(description="charts")
+    @admin.display(description="charts and cost")
     def meter_values(self, tx):
         charts = mark_safe("".join(session_charts(tx)))  # each chart is an escaped SafeString
+        # The cost lines beside the charts where the screen is wide enough, under them elsewhere.
         return format_html(
-            '<div class="session-charts">{}</div><p><a href="{}">Meter values as CSV</a> · '
+            '<div class="session-view"><div class="session-charts">{}</div>{}</div>'
+            '<p><a href="{}">Meter values as CSV</a> · '
             '<a href="{}?transaction__id__exact={}">Meter values in the admin</a></p>',
-            charts, reverse("admin:transactions_transaction_metervalues_csv", args=[tx.pk]),
+            charts, session_cost_html(getattr(tx, "cost", None)), reverse("admin:transactions_transaction_metervalues_csv", args=[tx.pk]),
             reverse("admin:transactions_metervalue_changelist"), tx.pk,
         )
 

@@ -6,6 +6,7 @@ running session."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -34,12 +35,11 @@ def register_readings(*, transaction_id: int) -> list[Reading]:
     return [Reading(at, Decimal(repr(value)).quantize(MILLI_WH)) for at, value in rows]
 
 
-def session_facts(tx: Transaction, *, station_id: int | None, stopped_at: datetime | None = None,
-                  meter_stop_wh: int | None = None) -> SessionFacts:
+def session_facts(tx: Transaction, *, station_id: int | None) -> SessionFacts:
+    """A stopped session as tariffs takes it."""
     return SessionFacts(
-        transaction_id=tx.pk, station_id=station_id, started_at=tx.started_at,
-        stopped_at=stopped_at or tx.stopped_at, meter_start_wh=tx.meter_start_wh,
-        meter_stop_wh=tx.meter_stop_wh if meter_stop_wh is None else meter_stop_wh,
+        transaction_id=tx.pk, station_id=station_id, started_at=tx.started_at, stopped_at=tx.stopped_at,
+        meter_start_wh=tx.meter_start_wh, meter_stop_wh=tx.meter_stop_wh,
         readings=register_readings(transaction_id=tx.pk),
     )
 
@@ -72,21 +72,20 @@ class CostChange:
         return key(self.before) != key(self.after)
 
 
-def transactions_cost_recompute(*, stopped_from: datetime, stopped_to: datetime) -> list[CostChange]:
+def transactions_cost_recompute(*, stopped_from: datetime, stopped_to: datetime) -> Iterator[CostChange]:
     """Recompute the cost of every session stopped in [stopped_from, stopped_to) from its stored
-    meter values and the tariffs as they are now; each session in its own database transaction."""
+    meter values and the tariffs as they are now, one by one (a range may hold millions), each in
+    its own database transaction."""
     sessions = (
         Transaction.objects.filter(stopped_at__gte=stopped_from, stopped_at__lt=stopped_to,
                                    meter_stop_wh__isnull=False)
         .select_related("box").order_by("stopped_at", "id")
     )
-    changes = []
     for tx in sessions.iterator(chunk_size=500):
         with db_transaction.atomic():
             before = SessionCost.objects.filter(transaction_id=tx.pk).first()
             after = session_cost_store(session=session_facts(tx, station_id=tx.box.station_id))
-        changes.append(CostChange(tx.pk, before, after))
-    return changes
+        yield CostChange(tx.pk, before, after)
 
 
 def transaction_cost_so_far(*, tx: Transaction, station_id: int | None) -> tuple[Cost, str] | None:

@@ -33,8 +33,10 @@ class Command(BaseCommand):
         stopped_from, stopped_to = bound(start, option="--from", end=False), bound(end, option="--to", end=True)
         if stopped_to <= stopped_from:
             raise CommandError("--to: before --from")
-        changes = transactions_cost_recompute(stopped_from=stopped_from, stopped_to=stopped_to)
-        changed = [c for c in changes if c.changed]
-        for change in changed:
-            self.stdout.write(f"#{change.transaction_id}: {shown(change.before)} -> {shown(change.after)}")
-        self.stdout.write(f"{len(changes)} sessions recomputed, {len(changed)} changed")
+        recomputed = changed = 0
+        for change in transactions_cost_recompute(stopped_from=stopped_from, stopped_to=stopped_to):
+            recomputed += 1
+            if change.changed:
+                changed += 1
+                self.stdout.write(f"#{change.transaction_id}: {shown(change.before)} -> {shown(change.after)}")
+        self.stdout.write(f"{recomputed} sessions recomputed, {changed} changed")
