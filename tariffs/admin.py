@@ -126,7 +126,8 @@ def _span(start: str, end: str) -> str:
 def session_cost_html(cost: SessionCost | None) -> str:
     """A session's cost lines, for its admin page."""
     if cost is None:
-        return format_html('<p class="session-cost-box">{}</p>', "no cost: no tariff applied, or the session is running")
+        return format_html('<p class="session-cost-box">{}</p>',
+                           "no cost: no tariff applied, or the session is running")
     rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{} + {}</td><td>{}</td><td>{}</td></tr>", (
         (_span(line["from"], line["to"]), f"{line['energyWh']:,}", line["energyPrice"],
          line["servicePrice"], line["energyCost"], line["serviceCost"])

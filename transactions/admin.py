@@ -79,7 +79,8 @@ class TransactionAdmin(ExactSearchMixin, BigTableMixin, admin.ModelAdmin):
             '<div class="session-view"><div class="session-charts">{}</div>{}</div>'
             '<p><a href="{}">Meter values as CSV</a> · '
             '<a href="{}?transaction__id__exact={}">Meter values in the admin</a></p>',
-            charts, session_cost_html(getattr(tx, "cost", None)), reverse("admin:transactions_transaction_metervalues_csv", args=[tx.pk]),
+            charts, session_cost_html(getattr(tx, "cost", None)),
+            reverse("admin:transactions_transaction_metervalues_csv", args=[tx.pk]),
             reverse("admin:transactions_metervalue_changelist"), tx.pk,
         )
 

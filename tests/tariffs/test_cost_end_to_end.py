@@ -90,14 +90,16 @@ def test_an_evchong_session_across_midnight_with_an_idle_fee(live_server_url, to
               "--period", "08:00-24:00=1+0.5", "--idle-fee", "4.8", "--idle-grace", "15")
     serial = {"chargeBoxSerialNumber": "E2E-REST"}
     # 23:20 local on 11 March to 01:40 on 12 March; the energy stops at 00:40.
-    tx_id = evchong_post(live_server_url, "startTrans", {**serial, "connectorId": 1, "idTag": "CARD-2",
-                                                         "meterStart": 250, "timestamp": ms("2026-03-11T15:20")})["transactionId"]
+    started = evchong_post(live_server_url, "startTrans", {**serial, "connectorId": 1, "idTag": "CARD-2",
+                                                           "meterStart": 250, "timestamp": ms("2026-03-11T15:20")})
+    tx_id = started["transactionId"]
+    register = "Energy_Active_Import_Register"  # EVCHONG 4.5 spelling
     evchong_post(live_server_url, "meterValues", {**serial, "connectorId": 1, "transactionId": tx_id, "values": [
-        {"measurand": "Energy_Active_Import_Register", "unit": "kWh", "value": "5.000", "timestamp": ms("2026-03-11T15:50")},
-        {"measurand": "Energy_Active_Import_Register", "unit": "kWh", "value": "9.000", "timestamp": ms("2026-03-11T16:20")},
+        {"measurand": register, "unit": "kWh", "value": "5.000", "timestamp": ms("2026-03-11T15:50")},
+        {"measurand": register, "unit": "kWh", "value": "9.000", "timestamp": ms("2026-03-11T16:20")},
     ]})
     evchong_post(live_server_url, "meterValues", {**serial, "connectorId": 1, "transactionId": tx_id, "values": [
-        {"measurand": "Energy_Active_Import_Register", "unit": "Wh", "value": "10000", "timestamp": ms("2026-03-11T16:40")},
+        {"measurand": register, "unit": "Wh", "value": "10000", "timestamp": ms("2026-03-11T16:40")},
     ]})
     stopped = evchong_post(live_server_url, "stopTrans", {**serial, "transactionId": tx_id, "meterStop": 10000,
                                                           "timestamp": ms("2026-03-11T17:40"),

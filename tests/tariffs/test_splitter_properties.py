@@ -92,7 +92,8 @@ def test_a_reading_on_the_interpolated_line_changes_nothing(session, pricing, da
     middle = t0 + (t1 - t0) / 2
     micro = timedelta(microseconds=1)
     value = v0 + (v1 - v0) * Fraction((middle - t0) // micro, (t1 - t0) // micro)
-    added = {**session, "readings": [*session["readings"], Reading(middle, Decimal(value.numerator) / value.denominator)]}
+    reading = Reading(middle, Decimal(value.numerator) / value.denominator)
+    added = {**session, "readings": [*session["readings"], reading]}
     if Fraction(added["readings"][-1].wh) != value:
         return  # not a terminating decimal: no box could report it
     assert session_cost(**added, pricing=pricing) == session_cost(**session, pricing=pricing)

@@ -111,7 +111,8 @@ def test_recomputecost_reprices_a_date_range_and_says_what_changed(make_box, mak
     out = io.StringIO()
     call_command("recomputecost", "--from", "2026-03-01", "--to", "2026-03-01", stdout=out)
     # 2500 Wh before 10:00 at 1.0, 500 after at 1.5: 2.50 + 0.75
-    assert out.getvalue().splitlines() == [f"#{tx.pk}: 4.50 CNY (R) -> 3.25 CNY (R)", "1 sessions recomputed, 1 changed"]
+    assert out.getvalue().splitlines() == [f"#{tx.pk}: 4.50 CNY (R) -> 3.25 CNY (R)",
+                                           "1 sessions recomputed, 1 changed"]
     assert SessionCost.objects.get(pk=tx.pk).total == Decimal("3.25")
 
     out = io.StringIO()
