@@ -3,6 +3,7 @@ from django.urls import path
 from chargers.api import BoxView
 from commands.api import BoxCommandsView, CommandView
 from evchong_api.reverse import REVERSE_VIEWS
+from tariffs.api import StationTariffView, TariffsView, TariffView
 from transactions.api import TransactionView
 
 api_v1 = [
@@ -10,6 +11,9 @@ api_v1 = [
     path("boxes/<str:serial>/commands", BoxCommandsView.as_view(), name="api-box-commands"),
     path("commands/<int:pk>", CommandView.as_view(), name="api-command"),
     path("transactions/<int:pk>", TransactionView.as_view(), name="api-transaction"),
+    path("tariffs", TariffsView.as_view(), name="api-tariffs"),
+    path("tariffs/<str:code>", TariffView.as_view(), name="api-tariff"),
+    path("stations/<str:code>/tariff", StationTariffView.as_view(), name="api-station-tariff"),
 ]
 
 reverse_v1 = [path(view.method, view.as_view(), name=f"reverse-{view.method}") for view in REVERSE_VIEWS]

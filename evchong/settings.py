@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "channels",
     "chargers",
     "transactions",
+    "tariffs",
     "smartcharging",
     "firmware",
     "evchong_api",

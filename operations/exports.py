@@ -19,6 +19,9 @@ SESSION_COLUMNS = [
     ("started_at", "started_at"), ("stopped_at", "stopped_at"), ("meter_start_wh", "meter_start_wh"),
     ("meter_stop_wh", "meter_stop_wh"), ("energy_wh", "energy_wh"), ("stop_reason", "stop_reason"),
     ("stop_id_tag", "stop_id_tag"),
+    # The stored cost (tariffs.SessionCost); empty for a session without one.
+    ("currency", "cost__currency"), ("cost_energy", "cost__energy"), ("cost_service", "cost__service"),
+    ("cost_idle", "cost__idle"), ("cost_total", "cost__total"),
 ]
 METER_VALUE_COLUMNS = [
     ("timestamp", "timestamp"), ("measurand", "measurand"), ("value", "value"), ("unit", "unit"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import (
@@ -17,6 +18,9 @@ from chargers.choices import ChargePointStatus
 from chargers.models import CONNECTED_PROTOCOLS, Alarm, ChargeBox, Connector, JournalEntry
 from commands.models import Command, CommandState
 from firmware.models import FirmwareStatusEvent
+from tariffs.models import SessionCost
+from tariffs.splitter import Cost
+from transactions.costing import transaction_cost_so_far
 from transactions.models import MeterValue, Transaction
 
 JOURNAL_FRAMES = 50
@@ -44,6 +48,8 @@ class SessionNow:
     power_w: float | None
     energy_wh: float | None
     soc: float | None
+    cost: Cost | None = None  # up to the newest register reading, under the session's tariff
+    currency: str = ""
 
 
 def _latest(transaction: Transaction, measurand: str) -> float | None:
@@ -69,7 +75,9 @@ def session_now(transaction: Transaction) -> SessionNow:
     energy = register - transaction.meter_start_wh if register is not None else None
     if energy is not None and energy < 0:
         energy = register  # some boxes count a session's energy from 0 instead of their register
-    return SessionNow(transaction, _latest(transaction, POWER), energy, _latest(transaction, "SoC"))
+    priced = transaction_cost_so_far(tx=transaction, station_id=transaction.box.station_id)
+    return SessionNow(transaction, _latest(transaction, POWER), energy, _latest(transaction, "SoC"),
+                      *(priced or (None, "")))
 
 
 @dataclass
@@ -85,7 +93,7 @@ class BoxStatus:
 def box_status(box: ChargeBox) -> BoxStatus:
     running = {
         tx.connector_id: tx
-        for tx in Transaction.objects.filter(box=box, stopped_at__isnull=True).select_related("connector")
+        for tx in Transaction.objects.filter(box=box, stopped_at__isnull=True).select_related("connector", "box")
     }
     connectors = [
         (connector, session_now(running[connector.pk]) if connector.pk in running else None)
@@ -114,6 +122,7 @@ class Dashboard:
     active_sessions: int
     energy_today_wh: int
     energy_running_wh: float
+    revenue_today: list[tuple[str, Decimal]]  # (currency, sum of the costs of sessions ended today)
     faults: list[Alarm]
     failed_commands: list[Command]
 
@@ -140,6 +149,10 @@ def dashboard(now: datetime | None = None) -> Dashboard:
         .annotate(register=Subquery(latest_register)).values_list("meter_start_wh", "register")
     )
     ended_today = Transaction.objects.filter(stopped_at__gte=midnight).aggregate(wh=Sum("energy_wh"))["wh"]
+    revenue = (
+        SessionCost.objects.filter(transaction__stopped_at__gte=midnight)
+        .values_list("currency").annotate(total=Sum("total")).order_by("currency")
+    )
     return Dashboard(
         boxes=counts["boxes"],
         online=counts["online"],
@@ -148,6 +161,7 @@ def dashboard(now: datetime | None = None) -> Dashboard:
         active_sessions=len(running),
         energy_today_wh=ended_today or 0,
         energy_running_wh=sum(max(register - start, 0) for start, register in running if register is not None),
+        revenue_today=list(revenue),
         faults=list(Alarm.objects.select_related("box").order_by("-id")[:10]),
         failed_commands=list(
             Command.objects.filter(state__in=FAILED_COMMAND_STATES).select_related("box").order_by("-id")[:10]

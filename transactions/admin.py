@@ -8,6 +8,7 @@ from operations.admin_filters import RunningFilter, choices_filter
 from operations.admin_mixins import BigTableMixin, ExactSearchMixin
 from operations.exports import METER_VALUE_COLUMNS, SESSION_COLUMNS, csv_response
 from operations.session_charts import session_charts
+from tariffs.admin import session_cost_html
 from transactions.choices import Reason
 from transactions.models import MeterValue, Transaction
 from transactions.units import MEASURANDS
@@ -21,21 +22,24 @@ def _duration(seconds: float) -> str:
 @admin.register(Transaction)
 class TransactionAdmin(ExactSearchMixin, BigTableMixin, admin.ModelAdmin):
     list_display = ["id", "box", "connector_number", "id_tag", "started_at", "stopped_at", "energy", "duration",
-                    "stop_reason"]
+                    "cost_total", "stop_reason"]
     list_filter = [RunningFilter, choices_filter("stop_reason", Reason.values, "stop reason"),
                    ("started_at", admin.DateFieldListFilter)]
     search_numbers = ["id"]
     search_texts = ["box__serial", "id_tag"]
     raw_id_fields = ["box", "connector"]
-    list_select_related = ["box", "connector"]
+    list_select_related = ["box", "connector", "cost"]
     readonly_fields = ["box", "connector", "id_tag", "reservation_id", "meter_start_wh", "started_at", "meter_stop_wh",
                        "stopped_at", "stop_reason", "stop_id_tag", "energy_wh", "duration", "created", "meter_values"]
     fieldsets = [
         (None, {"fields": ["box", "connector", "id_tag", "reservation_id"]}),
         ("Session", {"fields": ["started_at", "stopped_at", "duration", "meter_start_wh", "meter_stop_wh", "energy_wh",
                                 "stop_reason", "stop_id_tag", "created"]}),
-        ("Meter values", {"fields": ["meter_values"]}),
+        ("Meter values and cost", {"fields": ["meter_values"]}),
     ]
+
+    class Media:
+        css = {"all": ["tariffs/tariffs.css"]}
 
     def get_ordering(self, request):
         # A box's sessions come from the (box, -started_at) index; ordering them by id instead
@@ -56,19 +60,27 @@ class TransactionAdmin(ExactSearchMixin, BigTableMixin, admin.ModelAdmin):
     def energy(self, tx):
         return "" if tx.energy_wh is None else f"{tx.energy_wh / 1000:,.2f} kWh"
 
+    @admin.display(description="cost", ordering="cost__total")
+    def cost_total(self, tx):
+        cost = getattr(tx, "cost", None)
+        return "" if cost is None else f"{cost.total} {cost.currency}"
+
     @admin.display(description="duration")
     def duration(self, tx):
         if tx.stopped_at is None:
             return "running"
         return _duration((tx.stopped_at - tx.started_at).total_seconds())
 
-    @admin.display(description="charts")
+    @admin.display(description="charts and cost")
     def meter_values(self, tx):
         charts = mark_safe("".join(session_charts(tx)))  # each chart is an escaped SafeString
+        # The cost lines beside the charts where the screen is wide enough, under them elsewhere.
         return format_html(
-            '<div class="session-charts">{}</div><p><a href="{}">Meter values as CSV</a> · '
+            '<div class="session-view"><div class="session-charts">{}</div>{}</div>'
+            '<p><a href="{}">Meter values as CSV</a> · '
             '<a href="{}?transaction__id__exact={}">Meter values in the admin</a></p>',
-            charts, reverse("admin:transactions_transaction_metervalues_csv", args=[tx.pk]),
+            charts, session_cost_html(getattr(tx, "cost", None)),
+            reverse("admin:transactions_transaction_metervalues_csv", args=[tx.pk]),
             reverse("admin:transactions_metervalue_changelist"), tx.pk,
         )
 

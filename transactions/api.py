@@ -2,6 +2,7 @@ from rest_framework import serializers
 from rest_framework.generics import RetrieveAPIView
 
 from commands.permissions import CanUseCommandApi
+from tariffs.api import SessionCostOut
 from transactions.models import MeterValue, Transaction
 
 
@@ -22,11 +23,13 @@ class TransactionOut(serializers.ModelSerializer):
     stoppedAt = serializers.DateTimeField(source="stopped_at")
     stopReason = serializers.CharField(source="stop_reason")
     meterValues = serializers.SerializerMethodField()
+    # Set when the session stops; null without a tariff (DESIGN.md §3).
+    cost = SessionCostOut(read_only=True, allow_null=True)
 
     class Meta:
         model = Transaction
         fields = ["id", "box", "connectorId", "idTag", "meterStartWh", "meterStopWh", "energyWh", "startedAt",
-                  "stoppedAt", "stopReason", "meterValues"]
+                  "stoppedAt", "stopReason", "meterValues", "cost"]
 
     def get_meterValues(self, tx) -> list[dict]:
         return MeterValueOut(tx.meter_values.order_by("timestamp", "id"), many=True).data
@@ -37,4 +40,4 @@ class TransactionView(RetrieveAPIView):
 
     permission_classes = [CanUseCommandApi]
     serializer_class = TransactionOut
-    queryset = Transaction.objects.select_related("box", "connector")
+    queryset = Transaction.objects.select_related("box", "connector", "cost")

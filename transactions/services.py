@@ -15,6 +15,7 @@ from core.bulk import assignments, rows_insert
 from core.errors import DomainError
 from smartcharging.services import charging_profiles_end_with_session
 from transactions.choices import Location, ReadingContext, Reason, ValueFormat
+from transactions.costing import transaction_cost_record
 from transactions.models import MeterValue, Transaction
 from transactions.signals import session_started
 from transactions.units import DEFAULT_MEASURAND, measurand_canonical, normalise
@@ -143,6 +144,7 @@ def transaction_stop(
             box=box, transaction_id=transaction_id, meter_stop_wh=meter_stop_wh, stopped_at=timestamp,
             stop_reason=reason or Reason.LOCAL, stop_id_tag=id_tag or "",
         )
+        closed_now = tx is not None
         if tx is None:  # unknown, or stopped before (a replay): as it stands
             tx = Transaction.objects.select_related("connector").filter(pk=transaction_id, box=box).first()
             connector_id = tx.connector.connector_id if tx is not None else 0
@@ -151,6 +153,9 @@ def transaction_stop(
         meter_values_store(
             box=box, connector_id=connector_id, transaction_id=transaction_id, samples=samples, transaction_row=tx
         )
+        if closed_now:
+            # Priced with the stop's own transaction data, committed with the stop (DESIGN.md §3).
+            transaction_cost_record(tx=tx, station_id=box.station_id)
     tag = id_tag or (tx.id_tag if tx is not None else None)
     return StopResult(tx, idtag_authorize(id_tag=tag) if tag else None)
 

@@ -55,8 +55,10 @@ def test_read_api_shapes(transactional_db, make_box, make_tag, ocpp_base, http, 
 
         code, session = http.get_json(f"/api/v1/transactions/{started.transaction_id}", api_token)
         assert code == 200 and set(session) == {"id", "box", "connectorId", "idTag", "meterStartWh", "meterStopWh",
-                                                "energyWh", "startedAt", "stoppedAt", "stopReason", "meterValues"}
-        assert (session["id"], session["meterStopWh"], session["stoppedAt"]) == (started.transaction_id, None, None)
+                                                "energyWh", "startedAt", "stoppedAt", "stopReason", "meterValues",
+                                                "cost"}
+        assert (session["id"], session["meterStopWh"], session["stoppedAt"], session["cost"]) == (
+            started.transaction_id, None, None, None)
         values = sorted((v["measurand"], v["unit"], round(v["value"], 2)) for v in session["meterValues"])
         assert values == [("Energy.Active.Import.Register", "Wh", 2500.0), ("Temperature", "Celsius", -1.11),
                           ("Temperature", "Celsius", 26.85)]
