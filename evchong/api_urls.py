@@ -4,11 +4,12 @@ from chargers.api import BoxView
 from commands.api import BoxCommandsView, CommandView
 from evchong_api.reverse import REVERSE_VIEWS
 from tariffs.api import StationTariffView, TariffsView, TariffView
-from transactions.api import TransactionView
+from transactions.api import BoxTransactionsView, TransactionView
 
 api_v1 = [
     path("boxes/<str:serial>", BoxView.as_view(), name="api-box"),
     path("boxes/<str:serial>/commands", BoxCommandsView.as_view(), name="api-box-commands"),
+    path("boxes/<str:serial>/transactions", BoxTransactionsView.as_view(), name="api-box-transactions"),
     path("commands/<int:pk>", CommandView.as_view(), name="api-command"),
     path("transactions/<int:pk>", TransactionView.as_view(), name="api-transaction"),
     path("tariffs", TariffsView.as_view(), name="api-tariffs"),

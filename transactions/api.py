@@ -1,5 +1,10 @@
 from rest_framework import serializers
-from rest_framework.generics import RetrieveAPIView
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.pagination import CursorPagination
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from chargers.models import ChargeBox
 
 from commands.permissions import CanUseCommandApi
 from tariffs.api import SessionCostOut
@@ -17,10 +22,11 @@ class TransactionOut(serializers.ModelSerializer):
     connectorId = serializers.IntegerField(source="connector.connector_id")
     idTag = serializers.CharField(source="id_tag")
     meterStartWh = serializers.IntegerField(source="meter_start_wh")
-    meterStopWh = serializers.IntegerField(source="meter_stop_wh")
-    energyWh = serializers.IntegerField(source="energy_wh")
+    # Null while the session runs.
+    meterStopWh = serializers.IntegerField(source="meter_stop_wh", allow_null=True)
+    energyWh = serializers.IntegerField(source="energy_wh", allow_null=True)
     startedAt = serializers.DateTimeField(source="started_at")
-    stoppedAt = serializers.DateTimeField(source="stopped_at")
+    stoppedAt = serializers.DateTimeField(source="stopped_at", allow_null=True)
     stopReason = serializers.CharField(source="stop_reason")
     meterValues = serializers.SerializerMethodField()
     # Set when the session stops; null without a tariff (DESIGN.md §3).
@@ -41,3 +47,41 @@ class TransactionView(RetrieveAPIView):
     permission_classes = [CanUseCommandApi]
     serializer_class = TransactionOut
     queryset = Transaction.objects.select_related("box", "connector", "cost")
+
+
+class SessionOut(TransactionOut):
+    """A session in a list: as ``TransactionOut``, without its meter values."""
+
+    class Meta(TransactionOut.Meta):
+        fields = [name for name in TransactionOut.Meta.fields if name != "meterValues"]
+
+
+class NewestFirst(CursorPagination):
+    """``{"results": [...], "next": url | null}`` (DESIGN.md §3): a cursor, so that a box with years of
+    sessions pages as fast as a new one, and no COUNT of the table."""
+
+    ordering = "-id"
+    page_size = 50
+
+    def get_paginated_response(self, data):
+        return Response({"results": data, "next": self.get_next_link()})
+
+    def get_paginated_response_schema(self, schema):
+        return {"type": "object", "required": ["results", "next"], "properties": {
+            "results": schema, "next": {"type": "string", "format": "uri", "nullable": True}}}
+
+
+class BoxTransactionsView(ListAPIView):
+    """A box's sessions, newest first."""
+
+    permission_classes = [CanUseCommandApi]
+    serializer_class = SessionOut
+    pagination_class = NewestFirst
+
+    def get_queryset(self):
+        serial = self.kwargs["serial"]
+        # A NUL (%00 in the URL) is in no serial, and PostgreSQL refuses it in a query.
+        box = ChargeBox.objects.filter(serial=serial).first() if "\x00" not in serial else None
+        if box is None:
+            raise NotFound(f"unknown charge box {serial}")
+        return Transaction.objects.filter(box=box).select_related("box", "connector", "cost")
