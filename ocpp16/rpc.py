@@ -91,10 +91,15 @@ def parse(text: str) -> Call | CallResult | CallError:
 def _loads(text: str):
     try:
         return orjson.loads(text)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
         # orjson refuses integers beyond 64 bits, which JSON allows: such a frame is valid JSON, and
         # its too large number is the schema's to refuse, not a formation violation.
-        return json.loads(text)
+        if "64-bit" not in str(exc):
+            raise
+        try:
+            return json.loads(text)
+        except (ValueError, RecursionError):
+            raise exc from None
 
 
 def _call(message: list, unique_id: str) -> Call:
