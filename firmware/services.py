@@ -1,5 +1,12 @@
+import hashlib
+import posixpath
+
+from django.core.files import File
+from django.db import transaction
+
 from chargers.models import ChargeBox
-from firmware.models import DiagnosticsStatusEvent, FirmwareStatusEvent
+from core.errors import DomainError
+from firmware.models import DiagnosticsStatusEvent, FirmwareImage, FirmwareStatusEvent
 
 
 def firmware_status_record(*, box: ChargeBox, status: str) -> FirmwareStatusEvent:
@@ -8,3 +15,43 @@ def firmware_status_record(*, box: ChargeBox, status: str) -> FirmwareStatusEven
 
 def diagnostics_status_record(*, box: ChargeBox, status: str) -> DiagnosticsStatusEvent:
     return DiagnosticsStatusEvent.objects.create(box=box, status=status)
+
+
+def file_digests(file: File) -> tuple[int, str, str]:
+    """(size, MD5, SHA-256) of ``file``, read once in chunks. MD5 because boxes' updaters check it
+    (OCPP 1.6 has no checksum field; vendors publish one of the two); SHA-256 for everyone else."""
+    size, md5, sha256 = 0, hashlib.md5(usedforsecurity=False), hashlib.sha256()
+    for chunk in file.chunks():
+        size += len(chunk)
+        md5.update(chunk)
+        sha256.update(chunk)
+    return size, md5.hexdigest(), sha256.hexdigest()
+
+
+def firmware_image_check(*, file: File, version: str, vendor: str = "", model: str = "") -> None:
+    """Why ``file`` cannot be stored as firmware ``version``, as a DomainError naming the input."""
+    if not version.strip():
+        raise DomainError("the firmware version is empty", field="version")
+    # BootNotification's firmwareVersion is CiString50 (OCPP 1.6 §6.4); a box's vendor and model
+    # are kept in 50 characters too.
+    for field, value in (("version", version), ("vendor", vendor), ("model", model)):
+        if len(value) > 50:
+            raise DomainError(f"the {field} is longer than 50 characters", field=field)
+    if not file.size:
+        raise DomainError(f"{posixpath.basename(file.name or '')!r} is empty", field="file")
+
+
+def firmware_image_add(*, file: File, version: str, vendor: str = "", model: str = "") -> FirmwareImage:
+    """Store ``file`` through the storage API, with its size and checksums, and the row that makes
+    it fetchable from its own FTP URL."""
+    firmware_image_check(file=file, version=version, vendor=vendor, model=model)
+    image = FirmwareImage(version=version.strip(), vendor=vendor, model=model)
+    image.size, image.md5, image.sha256 = file_digests(file)
+    image.file.save(posixpath.basename(file.name), file, save=False)
+    try:
+        with transaction.atomic():
+            image.save()
+    except BaseException:
+        image.file.delete(save=False)  # no file without its row
+        raise
+    return image
