@@ -1,8 +1,13 @@
+from datetime import timedelta
+
 from django import forms
 from django.contrib import admin
 
+from django.conf import settings
+from django.utils import timezone
+
 from core.errors import DomainError
-from firmware.models import DiagnosticsStatusEvent, FirmwareImage, FirmwareStatusEvent
+from firmware.models import DiagnosticsStatusEvent, DiagnosticsUpload, FileTransfer, FirmwareImage, FirmwareStatusEvent
 from firmware.services import file_digests, firmware_image_check
 from operations.admin_mixins import BigTableMixin, ExactSearchMixin
 
@@ -57,3 +62,49 @@ class FirmwareImageAdmin(admin.ModelAdmin):
         if not change:
             obj.size, obj.md5, obj.sha256 = file_digests(form.cleaned_data["file"])
         super().save_model(request, obj, form, change)
+
+
+@admin.register(DiagnosticsUpload)
+class DiagnosticsUploadAdmin(ExactSearchMixin, BigTableMixin, admin.ModelAdmin):
+    """A place for one box's diagnostics: its URL is the location to give in GetDiagnostics."""
+
+    list_display = ["id", "box", "created", "expires", "max_bytes"]
+    search_texts = ["box__serial"]
+    list_select_related = ["box"]
+    raw_id_fields = ["box"]
+    ordering = ["-id"]
+
+    def get_fields(self, request, obj=None):
+        return ["box", "max_bytes", "expires"] if obj is None else ["box", "url", "max_bytes", "created", "expires"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["box", "url", "created"]
+
+    def get_changeform_initial_data(self, request):
+        return {"max_bytes": settings.DIAGNOSTICS_MAX_BYTES,
+                "expires": timezone.now() + timedelta(hours=settings.DIAGNOSTICS_UPLOAD_HOURS)}
+
+    @admin.display(description="URL (GetDiagnostics location)")
+    def url(self, upload: DiagnosticsUpload) -> str:
+        return upload.url
+
+
+@admin.register(FileTransfer)
+class FileTransferAdmin(ExactSearchMixin, BigTableMixin, admin.ModelAdmin):
+    """What the FTP server sent and received; written by the server only."""
+
+    list_display = ["finished", "direction", "file_name", "bytes", "completed", "tls", "remote_address", "box",
+                    "image"]
+    list_filter = ["direction", "completed"]
+    search_texts = ["username", "box__serial"]
+    list_select_related = ["box", "image"]
+    ordering = ["-id"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,5 +1,6 @@
 import posixpath
 
+from django.core.files.storage import default_storage
 from django.db import models
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
@@ -7,7 +8,7 @@ from django.utils import timezone
 
 from chargers.models import ChargeBox
 from firmware.choices import DiagnosticsStatus, FirmwareStatus
-from firmware.credentials import ftp_url, new_image_username
+from firmware.credentials import ftp_url, new_diagnostics_username, new_image_username
 
 
 class FirmwareStatusEvent(models.Model):
@@ -81,3 +82,75 @@ def _firmware_image_file_delete(sender, instance: FirmwareImage, **kwargs):
     # Also on the admin's bulk delete, which calls no model's delete(): no file outlives its row.
     if instance.file:
         instance.file.delete(save=False)
+
+
+class DiagnosticsUpload(models.Model):
+    """Where a box may put its diagnostics file (GetDiagnostics' location, OCPP 1.6 §5.9): a directory
+    of its own on the FTP server, write-only, up to ``max_bytes`` in all, until ``expires``."""
+
+    box = models.ForeignKey(ChargeBox, on_delete=models.CASCADE, related_name="diagnostics_uploads")
+    ftp_username = models.CharField(max_length=32, unique=True, default=new_diagnostics_username, editable=False)
+    max_bytes = models.PositiveBigIntegerField()
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    expires = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.box_id} diagnostics {self.created:%Y-%m-%d %H:%M}"
+
+    @property
+    def directory(self) -> str:
+        """Under MEDIA_ROOT, as the storage API names it."""
+        return f"diagnostics/{self.ftp_username}"
+
+    @property
+    def url(self) -> str:
+        # A directory: OCPP 1.6 GetDiagnostics.req's location is where the box uploads, under a
+        # file name of its choosing.
+        return ftp_url(self.ftp_username)
+
+
+@receiver(post_delete, sender=DiagnosticsUpload)
+def _diagnostics_files_delete(sender, instance: DiagnosticsUpload, **kwargs):
+    storage = default_storage
+    if storage.exists(instance.directory):
+        for name in storage.listdir(instance.directory)[1]:
+            storage.delete(f"{instance.directory}/{name}")
+
+
+class TransferDirection(models.TextChoices):
+    DOWNLOAD = "download"
+    UPLOAD = "upload"
+
+
+class FileTransfer(models.Model):
+    """A file the FTP server sent or received, whole or not: who fetched which image, when, from
+    where, and how far it got (firmware/ftpserver.py)."""
+
+    username = models.CharField(max_length=32)
+    image = models.ForeignKey(FirmwareImage, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="transfers")
+    diagnostics_upload = models.ForeignKey(DiagnosticsUpload, null=True, blank=True, on_delete=models.SET_NULL,
+                                           related_name="transfers")
+    box = models.ForeignKey(ChargeBox, null=True, blank=True, on_delete=models.SET_NULL, related_name="file_transfers")
+    direction = models.CharField(max_length=10, choices=TransferDirection.choices)
+    file_name = models.CharField(max_length=255)
+    bytes = models.PositiveBigIntegerField()
+    completed = models.BooleanField()
+    tls = models.BooleanField(help_text="the data went over TLS (PROT P)")
+    remote_address = models.CharField(max_length=64)
+    started = models.DateTimeField()
+    finished = models.DateTimeField()
+    problem = models.CharField(max_length=255, blank=True, help_text="why the transfer did not complete, if known")
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["image", "-id"], name="file_transfer_image_recent"),
+            models.Index(fields=["box", "-id"], name="file_transfer_box_recent"),
+        ]
+
+    def __str__(self):
+        return f"{self.direction} {self.file_name} {self.bytes} B"

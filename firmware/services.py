@@ -1,12 +1,15 @@
 import hashlib
 import posixpath
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
+from django.utils import timezone
 
 from chargers.models import ChargeBox
 from core.errors import DomainError
-from firmware.models import DiagnosticsStatusEvent, FirmwareImage, FirmwareStatusEvent
+from firmware.models import DiagnosticsStatusEvent, DiagnosticsUpload, FirmwareImage, FirmwareStatusEvent
 
 
 def firmware_status_record(*, box: ChargeBox, status: str) -> FirmwareStatusEvent:
@@ -55,3 +58,17 @@ def firmware_image_add(*, file: File, version: str, vendor: str = "", model: str
         image.file.delete(save=False)  # no file without its row
         raise
     return image
+
+
+def diagnostics_upload_open(*, box: ChargeBox, max_bytes: int | None = None,
+                            hours: float | None = None) -> DiagnosticsUpload:
+    """A place on the FTP server where ``box`` may upload diagnostics (its ``url`` is GetDiagnostics'
+    location): at most ``max_bytes`` (DIAGNOSTICS_MAX_BYTES) for ``hours`` (DIAGNOSTICS_UPLOAD_HOURS)."""
+    max_bytes = settings.DIAGNOSTICS_MAX_BYTES if max_bytes is None else max_bytes
+    hours = settings.DIAGNOSTICS_UPLOAD_HOURS if hours is None else hours
+    if max_bytes < 1:
+        raise DomainError("the size limit must be at least 1 byte", field="max_bytes")
+    if hours <= 0:
+        raise DomainError("the upload must stay open for some time", field="hours")
+    return DiagnosticsUpload.objects.create(box=box, max_bytes=max_bytes,
+                                            expires=timezone.now() + timedelta(hours=hours))
