@@ -93,6 +93,9 @@ def web_commands(py: str, host: str, port: str, server: str, processes: int) -> 
 
 
 def main() -> int:
+    # Before anything reads a setting: with two server processes, listening_socket does, before
+    # daphne_command would have set it ("settings are not configured" on every 2-core machine).
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evchong.settings")
     env, local = services_for(VAR_DIR)
     env = {**os.environ, **env, "DJANGO_SETTINGS_MODULE": "evchong.settings"}
     # Worker threads for database work (asgiref reads ASGI_THREADS); the pool (DB_POOL_MAX, 40) is
