@@ -46,6 +46,7 @@ from pyftpdlib.utils import is_ssl_sock
 
 from firmware.credentials import DIAGNOSTICS_PREFIX, IMAGE_PREFIX, ftp_password_valid
 from firmware.ftpcert import tls_files
+from firmware.ftprecord import ftp_record_remove, ftp_record_write
 from firmware.models import DiagnosticsUpload, FileTransfer, FirmwareImage, TransferDirection
 
 log = logging.getLogger(__name__)
@@ -232,7 +233,8 @@ class EvchongDTPHandler(TLS_DTPHandler):
 
 
 class EvchongFTPHandler(TLS_FTPHandler):
-    banner = "EVCHONG central system: firmware and diagnostics files (FTP; AUTH TLS for FTPS)."
+    # One line (75 characters at most): the FTP clients of some boxes read no multi-line greeting.
+    banner = "EVCHONG firmware and diagnostics files (FTP; AUTH TLS for FTPS)."
     abstracted_fs = GrantFS
     dtp_handler = EvchongDTPHandler
     # tls_control_required and tls_data_required stay False: FTP and FTPS on one port (rule 1 h).
@@ -257,6 +259,14 @@ class EvchongFTPHandler(TLS_FTPHandler):
             self.respond("550 Not enough privileges.")
             return None
         return super().ftp_STOU(line)
+
+    def log_cmd(self, cmd, arg, respcode, respstr):
+        # Every refusal with its reason (a box's updater tells little when it fails); pyftpdlib
+        # logs a few commands only. Never PASS: its argument is the password.
+        if str(respcode)[0] in "45" and cmd != "PASS":
+            self.log(f"{cmd} {arg} refused: {respcode} {respstr}", logfun=pyftpdlib_logger.warning)
+        else:
+            super().log_cmd(cmd, arg, respcode, respstr)
 
     def log_transfer(self, cmd, filename, receive, completed, elapsed, bytes):
         super().log_transfer(cmd, filename, receive, completed, elapsed, bytes)
@@ -326,10 +336,19 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def serve() -> None:
+def serve(record: Path | None = None) -> None:
+    """Serve until SIGINT or SIGTERM; with ``record``, where it listens and reads is written there
+    while it runs (firmware.ftprecord)."""
     server = ftp_server()
     # SIGTERM (make run's Ctrl-C, systemd's stop) ends serve_forever as Ctrl-C does: sessions closed.
     signal.signal(signal.SIGTERM, _interrupt)
+    if record:
+        ftp_record_write(record, host=settings.FTP_HOST, port=settings.FTP_PORT,
+                         public_host=settings.FTP_PUBLIC_HOST, media_root=str(settings.MEDIA_ROOT))
     log.info("serving firmware and diagnostics files on ftp://%s:%s/ (AUTH TLS available), files under %s",
              settings.FTP_HOST, settings.FTP_PORT, settings.MEDIA_ROOT)
-    server.serve_forever()
+    try:
+        server.serve_forever()
+    finally:
+        if record:
+            ftp_record_remove(record)

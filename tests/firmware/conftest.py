@@ -51,13 +51,14 @@ def ftp_server(server_env, ftp_settings) -> dict:
     """The real FTP server, started once: ``{"host", "port", "cert", "log"}``."""
     log_dir = Path(os.environ.get("EVCHONG_VAR") or ftp_settings["FTP_TLS_DIR"])
     log_path = log_dir / f"ftpserver-{ftp_settings['FTP_PORT']}.log"
+    record = Path(ftp_settings["FTP_TLS_DIR"]) / "ftpserver.json"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "manage.py", "ftpserver"], env={**server_env, **ftp_settings},
-                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, "manage.py", "ftpserver", "--record", str(record)],
+                                env={**server_env, **ftp_settings}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_port(int(ftp_settings["FTP_PORT"]), proc)
-        yield {"host": "127.0.0.1", "port": int(ftp_settings["FTP_PORT"]), "log": log_path,
-               "cert": Path(ftp_settings["FTP_TLS_DIR"]) / "cert.pem"}
+        yield {"host": "127.0.0.1", "port": int(ftp_settings["FTP_PORT"]), "log": log_path, "record": record,
+               "cert": Path(ftp_settings["FTP_TLS_DIR"]) / "cert.pem", "process": proc}
     finally:
         proc.terminate()
         try:

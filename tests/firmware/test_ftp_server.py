@@ -6,6 +6,8 @@ upload takes files from its own credentials only, up to its limit."""
 import ftplib
 import hashlib
 import io
+import json
+import re
 import socket
 import ssl
 import struct
@@ -18,6 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from firmware.credentials import ftp_password
+from firmware.ftprecord import ftp_record_read
 from firmware.models import FileTransfer, FirmwareImage, TransferDirection
 from firmware.services import diagnostics_upload_open
 
@@ -141,6 +144,8 @@ def test_the_credentials_of_a_deleted_image_no_longer_open(ftp_server, image):
     "MKD more", "RNFR keli-2.0.1.bin",
 ])
 def test_nobody_writes_to_the_firmware_area_with_an_images_credentials(ftp_server, image, command):
+    refusal = re.compile(rf"\[{credentials(image['url'])[0]}\] {command.split()[0]} .*refused: 550")
+    logged_before = len(refusal.findall(server_log(ftp_server)))
     ftp = login(ftp_server, image["url"])
     with pytest.raises(ftplib.error_perm, match="^550"):
         if command.split()[0] in {"STOR", "APPE", "STOU"}:
@@ -148,6 +153,7 @@ def test_nobody_writes_to_the_firmware_area_with_an_images_credentials(ftp_serve
         else:
             ftp.voidcmd(command)
     ftp.quit()
+    assert len(refusal.findall(server_log(ftp_server))) == logged_before + 1  # the reason is in the log
     stored = FirmwareImage.objects.get(pk=image["id"])
     assert Path(stored.file.path).read_bytes() == IMAGE and [p.name for p in Path(stored.file.path).parent.iterdir()] \
         == ["keli-2.0.1.bin"]
@@ -277,3 +283,16 @@ def test_a_port_probe_that_leaves_at_once_leaves_no_traceback(ftp_server, image)
     ftp = login(ftp_server, image["url"])  # still serving
     ftp.quit()
     assert "Traceback" not in server_log(ftp_server)
+
+
+def test_the_server_records_where_it_listens_and_reads_for_manage_py_commands(ftp_server):
+    recorded = json.loads(ftp_server["record"].read_text())
+    assert recorded == {"pid": ftp_server["process"].pid, "host": "127.0.0.1", "port": ftp_server["port"],
+                        "public_host": "127.0.0.1", "media_root": settings.MEDIA_ROOT.as_posix()}
+    assert ftp_record_read(ftp_server["record"]) == recorded
+
+
+def test_a_record_left_by_a_server_that_is_gone_is_ignored(tmp_path):
+    path = tmp_path / "ftpserver.json"
+    path.write_text(json.dumps({"pid": 2**22 + 1, "port": 2199}))  # above Linux's largest pid
+    assert ftp_record_read(path) == {}
