@@ -22,6 +22,7 @@ from chargers.reservations import reservation_answered, reservation_cancel
 from chargers.services import IdTagInfo
 from commands.models import Command, CommandState
 from core.errors import DomainError
+from firmware.services import firmware_update_open
 from smartcharging.services import charging_profile_install, charging_profiles_clear
 
 log = logging.getLogger(__name__)
@@ -136,3 +137,8 @@ def clear_charging_profile(command: Command) -> None:
         purpose=payload.get("chargingProfilePurpose"),
         stack_level=payload.get("stackLevel"),
     )
+
+
+@effect("UpdateFirmware")
+def update_firmware(command: Command) -> None:
+    firmware_update_open(command=command)

@@ -154,6 +154,7 @@ CELERY_BEAT_SCHEDULE = {
     "journal-trim": {"task": "chargers.tasks.journal_trim", "schedule": 60.0},
     "command-sweep": {"task": "commands.tasks.sweep_commands", "schedule": 30.0},
     "reservation-expiry": {"task": "chargers.tasks.reservations_sweep", "schedule": 60.0},
+    "firmware-update-confirm": {"task": "firmware.tasks.updates_confirm", "schedule": 60.0},
 }
 
 REST_FRAMEWORK = {

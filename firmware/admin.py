@@ -7,7 +7,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.errors import DomainError
-from firmware.models import DiagnosticsStatusEvent, DiagnosticsUpload, FileTransfer, FirmwareImage, FirmwareStatusEvent
+from firmware.models import (DiagnosticsStatusEvent, DiagnosticsUpload, FileTransfer, FirmwareImage,
+                             FirmwareStatusEvent, FirmwareUpdate)
 from firmware.services import file_digests, firmware_image_check
 from operations.admin_mixins import BigTableMixin, ExactSearchMixin
 
@@ -102,6 +103,26 @@ class FileTransferAdmin(ExactSearchMixin, BigTableMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(FirmwareUpdate)
+class FirmwareUpdateAdmin(ExactSearchMixin, BigTableMixin, admin.ModelAdmin):
+    """Firmware updates as the boxes report them; started by an accepted UpdateFirmware command."""
+
+    list_display = ["id", "box", "image", "state", "last_status_at", "confirmed_at", "created"]
+    list_filter = ["last_status"]
+    search_texts = ["box__serial"]
+    list_select_related = ["box", "image"]
+    ordering = ["-id"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields] + ["state"]
 
     def has_add_permission(self, request):
         return False

@@ -154,3 +154,38 @@ class FileTransfer(models.Model):
 
     def __str__(self):
         return f"{self.direction} {self.file_name} {self.bytes} B"
+
+
+class FirmwareUpdate(models.Model):
+    """A box's firmware update, from its acceptance of an UpdateFirmware (commands.effects) to its
+    boot with the new version: the box's FirmwareStatusNotifications are followed on the box's
+    newest update (``last_status``), and it is confirmed when the box boots reporting the version
+    of the image it was sent (``firmware_updates_confirm``). An update from a location that is not
+    one of our images has no version to expect: it follows the statuses only."""
+
+    box = models.ForeignKey(ChargeBox, on_delete=models.CASCADE, related_name="firmware_updates")
+    command = models.OneToOneField("commands.Command", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="firmware_update")
+    image = models.ForeignKey(FirmwareImage, null=True, blank=True, on_delete=models.SET_NULL, related_name="updates")
+    location = models.CharField(max_length=512)
+    created = models.DateTimeField(default=timezone.now)
+    last_status = models.CharField(max_length=20, choices=FirmwareStatus.choices, blank=True)
+    last_status_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True, help_text="the boot that reported the new version")
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["box", "-id"], name="firmware_update_box_recent"),
+            # The confirmation sweep reads the open ones only.
+            models.Index(fields=["id"], condition=models.Q(confirmed_at__isnull=True), name="firmware_update_open"),
+        ]
+
+    def __str__(self):
+        return f"{self.box_id} {self.image or self.location}"
+
+    @property
+    def state(self) -> str:
+        if self.confirmed_at:
+            return "Confirmed"
+        return self.last_status or "Accepted"

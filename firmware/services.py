@@ -1,19 +1,56 @@
 import hashlib
 import posixpath
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
+from django.db import models
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from chargers.models import ChargeBox
 from core.errors import DomainError
-from firmware.models import DiagnosticsStatusEvent, DiagnosticsUpload, FirmwareImage, FirmwareStatusEvent
+from firmware.choices import FirmwareStatus
+from firmware.models import (DiagnosticsStatusEvent, DiagnosticsUpload, FirmwareImage, FirmwareStatusEvent,
+                             FirmwareUpdate)
 
 
 def firmware_status_record(*, box: ChargeBox, status: str) -> FirmwareStatusEvent:
-    return FirmwareStatusEvent.objects.create(box=box, status=status)
+    event = FirmwareStatusEvent.objects.create(box=box, status=status)
+    # The box's newest update follows what it reports; Idle (an answer to TriggerMessage, OCPP 1.6
+    # §4.5) says nothing about it.
+    if status != FirmwareStatus.IDLE:
+        newest = FirmwareUpdate.objects.filter(box=box).order_by("-id").values("pk")[:1]
+        FirmwareUpdate.objects.filter(pk=Subquery(newest), confirmed_at__isnull=True).update(
+            last_status=status, last_status_at=event.received)
+    return event
+
+
+def firmware_update_open(*, command) -> FirmwareUpdate:
+    """The update that ``command``, an UpdateFirmware the box accepted, starts (once per command).
+    A location that carries one of our images' credentials names the image, and so the version
+    to expect at the next boot."""
+    location = command.payload["location"]
+    try:
+        username = urlsplit(location).username or ""
+    except ValueError:
+        username = ""
+    update, _ = FirmwareUpdate.objects.get_or_create(command=command, defaults={
+        "box_id": command.box_id, "location": location, "created": command.created,
+        "image": FirmwareImage.objects.filter(ftp_username=username).first() if username else None})
+    return update
+
+
+def firmware_updates_confirm() -> int:
+    """Confirm the open updates whose box has booted since, reporting its image's version (one
+    UPDATE; the Celery beat runs it every minute). How many were confirmed."""
+    boxes = ChargeBox.objects.filter(pk=OuterRef("box_id"))
+    return FirmwareUpdate.objects.filter(
+        confirmed_at__isnull=True, image__isnull=False, box__last_boot__gt=models.F("created"),
+        box__firmware_version=models.F("image__version"),
+    ).update(confirmed_at=Subquery(boxes.values("last_boot")[:1]))
 
 
 def diagnostics_status_record(*, box: ChargeBox, status: str) -> DiagnosticsStatusEvent:
