@@ -228,6 +228,7 @@ class EvchongDTPHandler(TLS_DTPHandler):
         # RFC 959 552 "exceeded storage allocation": final. pyftpdlib would answer 426, which tells
         # the box to try again, and it would only fail again.
         self.cmd_channel.transfer_problem = too_large.strerror
+        self.cmd_channel.log(f"upload aborted: {too_large.strerror}", logfun=pyftpdlib_logger.warning)
         self._resp = (f"552 Upload aborted: {too_large.strerror}.", pyftpdlib_logger.warning)
         self.close()
 

@@ -227,6 +227,8 @@ def test_a_diagnostics_upload_over_its_size_limit_is_refused_and_not_kept(ftp_se
     assert [p.name for p in directory.iterdir()] == ["first.log"]
     refused = FileTransfer.objects.get(file_name="second.log")
     assert not refused.completed and refused.problem == "over the diagnostics upload's limit of 4096 bytes"
+    assert (f"[{upload.ftp_username}] upload aborted: over the diagnostics upload's limit of 4096 bytes"
+            in server_log(ftp_server))
 
 
 def test_no_other_credentials_write_into_a_diagnostics_upload(ftp_server, upload, image, make_box):
