@@ -1,7 +1,7 @@
 """What a box's answer to a command changes in the domain: one small function per action, found by
 the action's name, turning the OCPP payload into a domain service call.
 
-``command_record_outcome`` runs ``command_effect_apply`` in the transaction that records the
+``command_settle`` runs ``command_effect_apply`` in the transaction that records the
 answer, after the conditional UPDATE that lets an outcome be recorded once; so an effect runs once
 per command, and every effect is written so that running it again changes nothing more. Effects run
 for accepted commands; a ReserveNow's refusal (Occupied, Faulted, ...) settles its reservation too.
@@ -22,6 +22,7 @@ from chargers.reservations import reservation_answered, reservation_cancel
 from chargers.services import IdTagInfo
 from commands.models import Command, CommandState
 from core.moments import moment_parse
+from firmware.services import firmware_update_open
 from smartcharging.services import charging_profile_install, charging_profiles_clear
 
 log = logging.getLogger(__name__)
@@ -128,3 +129,8 @@ def clear_charging_profile(command: Command) -> None:
         purpose=payload.get("chargingProfilePurpose"),
         stack_level=payload.get("stackLevel"),
     )
+
+
+@effect("UpdateFirmware")
+def update_firmware(command: Command) -> None:
+    firmware_update_open(command=command)

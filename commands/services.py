@@ -249,6 +249,14 @@ def remote_stop_issue(*, box: ChargeBox, transaction_id: int, requested_by=None,
                         refusal=refusal)
 
 
+def command_refuse(*, box: ChargeBox, action: str, payload: dict, reason: str, requested_by=None,
+                   source: str = "") -> Command:
+    """A command that a rule of the caller's own interface forbids (EVCHONG rule 1 h: firmware over
+    FTP or FTPS only), never sent: a rejected row with the reason, as the domain's refusals are."""
+    return _refused(box=box, action=action, payload=payload, requested_by=requested_by, source=source,
+                    refusal=CommandRefused(reason))
+
+
 def _refused(*, box, action, payload, requested_by, source, refusal: DomainError) -> Command:
     return Command.objects.create(
         box=box, action=action, payload=payload, requested_by=requested_by, source=source,

@@ -1,5 +1,6 @@
-"""`make run`: private services (unless URLs are given), migrations, daphne and a Celery worker
-with its beat; Ctrl-C stops everything it started, in reverse order."""
+"""`make run`: private services (unless URLs are given), migrations, daphne, a Celery worker
+with its beat and the FTP server for firmware and diagnostics files; Ctrl-C stops everything it
+started, in reverse order."""
 
 from __future__ import annotations
 
@@ -93,6 +94,9 @@ def web_commands(py: str, host: str, port: str, server: str, processes: int) -> 
 
 
 def main() -> int:
+    # Before anything reads a setting: with two server processes, listening_socket does, before
+    # daphne_command would have set it ("settings are not configured" on every 2-core machine).
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evchong.settings")
     env, local = services_for(VAR_DIR)
     env = {**os.environ, **env, "DJANGO_SETTINGS_MODULE": "evchong.settings"}
     # Worker threads for database work (asgiref reads ASGI_THREADS); the pool (DB_POOL_MAX, 40) is
@@ -110,14 +114,19 @@ def main() -> int:
         web, sockets = web_commands(py, host, port, server, processes)
         worker = [py, "-m", "celery", "-A", "evchong", "worker", "--beat", "--loglevel", env.get("LOG_LEVEL", "INFO"),
                   "--concurrency", env.get("CELERY_CONCURRENCY", "2"), "-s", str(VAR_DIR / "celerybeat-schedule")]
-        for command in [*web, worker]:
+        # Firmware images and diagnostics uploads over FTP and FTPS (EVCHONG rule 1 h, firmware/ftpserver.py).
+        # It records its address and MEDIA_ROOT, which addfirmware then uses with no configuration.
+        ftp = [py, "manage.py", "ftpserver", "--record", str(VAR_DIR / "ftpserver.json")]
+        for command in [*web, worker, ftp]:
             # Own process groups: the terminal's Ctrl-C reaches only us, and we stop them in order.
-            fds = [sock.fileno() for sock in sockets] if command is not worker else []
+            fds = [sock.fileno() for sock in sockets] if command in web else []
             children.append(subprocess.Popen(command, env=env, start_new_session=True, pass_fds=fds))
         for sock in sockets:
             sock.close()  # the servers hold it now
-        print(f"evchong: serving on http://{host}:{port}/ with {processes} {server} process(es)"
-              "  (Ctrl-C stops everything)", flush=True)
+        from django.conf import settings  # loaded by the web commands, once the services were up
+
+        print(f"evchong: serving on http://{host}:{port}/ with {processes} {server} process(es),"
+              f" firmware on ftp://{settings.FTP_HOST}:{settings.FTP_PORT}/  (Ctrl-C stops everything)", flush=True)
         # Installed explicitly: a shell that starts us in the background sets SIGINT to "ignore".
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, _interrupt)

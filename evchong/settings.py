@@ -7,6 +7,7 @@ from pathlib import Path
 import dj_database_url
 
 from core.localservices import read_state
+from firmware.ftprecord import ftp_record_read
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -154,6 +155,7 @@ CELERY_BEAT_SCHEDULE = {
     "journal-trim": {"task": "chargers.tasks.journal_trim", "schedule": 60.0},
     "command-sweep": {"task": "commands.tasks.sweep_commands", "schedule": 30.0},
     "reservation-expiry": {"task": "chargers.tasks.reservations_sweep", "schedule": 60.0},
+    "firmware-update-confirm": {"task": "firmware.tasks.updates_confirm", "schedule": 60.0},
 }
 
 REST_FRAMEWORK = {
@@ -238,6 +240,27 @@ COMMAND_ISSUE_CONCURRENCY = env_int("COMMAND_ISSUE_CONCURRENCY", 16)
 # How long a reverse API token's user (and permissions) is remembered per process: a revoked
 # token or a withdrawn permission takes effect within this long.
 API_TOKEN_CACHE_SECONDS = env_float("API_TOKEN_CACHE_SECONDS", 5)
+
+# Firmware images and diagnostics files: stored through Django's storage API under MEDIA_ROOT and
+# served over FTP, with explicit TLS available (EVCHONG rule 1 h; firmware/ftpserver.py, docs/adr/0015).
+# The FTP server reads the files where the storage put them, so the storage is the file system's.
+# Unset here, they are what `make run`'s FTP server runs with (it records them while it runs).
+_ftp = ftp_record_read(BASE_DIR / "var" / "ftpserver.json")
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or _ftp.get("media_root") or BASE_DIR / "var" / "media")
+FTP_HOST = os.environ.get("FTP_HOST") or _ftp.get("host") or "127.0.0.1"  # where the FTP server listens
+FTP_PORT = env_int("FTP_PORT", _ftp.get("port", 2121))
+FTP_PASSIVE_PORTS = os.environ.get("FTP_PASSIVE_PORTS", "30000-30099")  # "FIRST-LAST"; empty: any port
+# The address told to clients in PASV answers when the server sits behind NAT.
+FTP_MASQUERADE_ADDRESS = os.environ.get("FTP_MASQUERADE_ADDRESS", "")
+# The host named in the URLs given to boxes (addfirmware, diagnostics uploads).
+FTP_PUBLIC_HOST = os.environ.get("FTP_PUBLIC_HOST") or _ftp.get("public_host") or FTP_MASQUERADE_ADDRESS or FTP_HOST
+FTP_TLS_CERT = os.environ.get("FTP_TLS_CERT", "")
+FTP_TLS_KEY = os.environ.get("FTP_TLS_KEY", "")
+# Without FTP_TLS_CERT/FTP_TLS_KEY, a self-signed certificate is made here on the first start.
+FTP_TLS_DIR = Path(os.environ.get("FTP_TLS_DIR") or BASE_DIR / "var" / "ftp")
+# A diagnostics upload (GetDiagnostics' location) takes at most this many bytes, for this long.
+DIAGNOSTICS_MAX_BYTES = env_int("DIAGNOSTICS_MAX_BYTES", 50 * 1024 * 1024)
+DIAGNOSTICS_UPLOAD_HOURS = env_float("DIAGNOSTICS_UPLOAD_HOURS", 24)
 
 LOGGING = {
     "version": 1,

@@ -26,7 +26,7 @@ from chargers.services import box_by_serial
 from commands.models import Command, CommandState
 from commands.permissions import CanUseCommandApi, command_permitted
 from commands.replies import command_wait_async
-from commands.services import command_issue, remote_start_issue, remote_stop_issue
+from commands.services import command_issue, command_refuse, remote_start_issue, remote_stop_issue
 from core.db import Busy, DatabaseSlots, releasing_connection
 from evchong_api.auth import CachedTokenAuthentication
 from evchong_api.errors import drf_exception_handler, error_answer
@@ -34,6 +34,8 @@ from evchong_api.fastpath import read_body, send_json, size_default_executor
 from evchong_api.fields import EpochMillisField, StrictIntegerField, parse_iso
 from evchong_api.parsing import AnyAccept, ChunkedBody, EnvelopeError, EvchongParser, flatten, parse_body
 from evchong_api.serializers import INT32_MAX, box_serial, validated
+
+log = logging.getLogger(__name__)
 
 ANSWER = inline_serializer(
     "ReverseAnswer",
@@ -72,10 +74,23 @@ class UpdateFirmwareInput(serializers.Serializer):
     location = serializers.RegexField(
         r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$", max_length=512,
         error_messages={"invalid": "Enter a URI such as ftp://host/path/firmware.bin."},
+        help_text="ftp:// or ftps:// (EVCHONG rule 1 h); any other scheme is answered Rejected",
     )
     retrieveDate = RetrieveDateField()
     retries = StrictIntegerField(required=False, allow_null=True, min_value=0, max_value=INT32_MAX)
     retryInterval = StrictIntegerField(required=False, allow_null=True, min_value=0, max_value=INT32_MAX)
+
+
+# EVCHONG rule 1 h: firmware is downloaded over FTP or FTPS. The operations API sends what it is given.
+FIRMWARE_SCHEMES = {"ftp", "ftps"}
+
+
+def firmware_location_refusal(location: str) -> str | None:
+    scheme = location.partition("://")[0].lower()
+    if scheme in FIRMWARE_SCHEMES:
+        return None
+    return (f"EVCHONG rule h (section 1 h): firmware is downloaded over FTP or FTPS only; the location must be "
+            f"an ftp:// or ftps:// URL, not {scheme}://")
 
 
 class ResetInput(serializers.Serializer):
@@ -244,6 +259,10 @@ class UpdateFirmwareView(ReverseView):
         for name in ("retries", "retryInterval"):
             if data.get(name) is not None:
                 payload[name] = data[name]
+        if (why := firmware_location_refusal(data["location"])) is not None:
+            log.warning("UpdateFirmware for %s refused, not sent: %s", box.serial, why)
+            return command_refuse(box=box, action="UpdateFirmware", payload=payload, reason=why, requested_by=user,
+                                  source="reverse-api")
         return command_issue(box=box, action="UpdateFirmware", payload=payload, requested_by=user,
                              source="reverse-api")
 

@@ -85,12 +85,22 @@ def test_chunked_request_body(world, library_box, celery_worker, http, api_token
 
 
 @pytest.mark.parametrize("location", ["ftp://fwserver/keli/fw-2.1.bin", "ftps://fw_01.plant.local:990/fw.bin",
-                                      "sftp://deploy@10.1.2.3/fw.bin", "http://[2001:db8::7]/fw.bin"])
-def test_update_firmware_takes_any_firmware_uri(world, library_box, celery_worker, http, api_token, location):
+                                      "ftp://deploy:s3cret@10.1.2.3:2121/fw.bin", "FTP://[2001:db8::7]/fw.bin"])
+def test_update_firmware_takes_any_ftp_or_ftps_uri(world, library_box, celery_worker, http, api_token, location):
     box = boot(library_box("RV-1"))
     body = {**METHODS["UpdateFirmware"], "location": location}
     assert reverse(http, api_token, "UpdateFirmware", body) == (200, {"status": "Accepted"})
     assert box.received("UpdateFirmware")[0][1]["location"] == location
+
+
+@pytest.mark.parametrize("location", ["sftp://deploy@10.1.2.3/fw.bin", "http://[2001:db8::7]/fw.bin",
+                                      "https://fw.example.com/fw.bin"])
+def test_update_firmware_elsewhere_than_ftp_or_ftps_is_rejected_by_rule_h(world, library_box, celery_worker, http,
+                                                                          api_token, location):
+    box = boot(library_box("RV-1"))
+    code, answer = reverse(http, api_token, "UpdateFirmware", {**METHODS["UpdateFirmware"], "location": location})
+    assert (code, answer["status"]) == (200, "Rejected") and "rule h" in answer["message"]
+    assert box.received("UpdateFirmware") == []
 
 
 @pytest.mark.parametrize("retrieve_date, sent", [
