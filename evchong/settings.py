@@ -28,6 +28,8 @@ def env_float(name: str, default: float) -> float:
 _local = read_state() or {}
 DATABASE_URL = os.environ.get("DATABASE_URL") or _local.get("database_url") or ""
 REDIS_URL = os.environ.get("REDIS_URL") or _local.get("redis_url") or "redis://127.0.0.1:6379/0"
+# The MQTT broker the Kotodian edge speaks through: mqtt://[user:password@]host:port.
+MQTT_URL = os.environ.get("MQTT_URL") or _local.get("mqtt_url") or "mqtt://127.0.0.1:1883"
 if not DATABASE_URL and not {"makemigrations", "help", "--help", "check"} & set(sys.argv[1:2]):
     print(
         "evchong: no DATABASE_URL and no private services running; start `make run` "
