@@ -1,5 +1,5 @@
-"""`make run`: private services (unless URLs are given), migrations, daphne and a Celery worker
-with its beat; Ctrl-C stops everything it started, in reverse order."""
+"""`make run`: private services (unless URLs are given), migrations, daphne, a Celery worker
+with its beat and the Kotodian MQTT bridge; Ctrl-C stops everything it started, in reverse order."""
 
 from __future__ import annotations
 
@@ -110,7 +110,9 @@ def main() -> int:
         web, sockets = web_commands(py, host, port, server, processes)
         worker = [py, "-m", "celery", "-A", "evchong", "worker", "--beat", "--loglevel", env.get("LOG_LEVEL", "INFO"),
                   "--concurrency", env.get("CELERY_CONCURRENCY", "2"), "-s", str(VAR_DIR / "celerybeat-schedule")]
-        for command in [*web, worker]:
+        # The Kotodian edge: Kotodian boxes' messages from the MQTT broker (MQTT_URL) to the system.
+        bridge = [py, "manage.py", "kotodianbridge"]
+        for command in [*web, worker, bridge]:
             # Own process groups: the terminal's Ctrl-C reaches only us, and we stop them in order.
             fds = [sock.fileno() for sock in sockets] if command is not worker else []
             children.append(subprocess.Popen(command, env=env, start_new_session=True, pass_fds=fds))

@@ -79,7 +79,9 @@ class KotodianEdge(Edge):
                                  sequence_id=message.reference.sequence_id, message_id=message.reference.message_id)
 
     def render(self, message: Message) -> bytes | None:
-        request: codec.Apdu = message.reference
+        request = message.reference
+        if isinstance(request, CodecError):  # what arrived could not be decoded (kotodian.bridge)
+            return codec.error_reply(request)
         if not request.expects_reply:
             return None
         failure = message.failure
@@ -106,6 +108,8 @@ class KotodianEdge(Edge):
 
     def internal_error(self, message: Message) -> bytes | None:
         request = message.reference
+        if isinstance(request, CodecError):
+            return codec.error_reply(request)
         if not isinstance(request, codec.Apdu) or not request.expects_reply:
             return None
         return codec.message_error(request, pb.EC_InternalError, "the central system could not process the message")

@@ -158,7 +158,8 @@ def device_registration(box: ChargeBox | None, req: pb.DeviceRegistrationReq) ->
     box = required_box(box, req.serialNumber)
     if box.requires_auth and not box.check_password(req.registrationCode):
         raise DomainError("wrong registration code", field="registrationCode")
-    box_connected(box=box, protocol=Protocol.KOTODIAN, node=NODE)
+    if box.registration_status == RegistrationStatus.ACCEPTED:  # the boot will say whether it is not
+        box_connected(box=box, protocol=Protocol.KOTODIAN, node=NODE)
     return pb.DeviceRegistrationConf(status=0, deviceCode=box.serial)
 
 
@@ -181,9 +182,12 @@ def boot_notification(box: ChargeBox, req: pb.BootNotificationReq) -> pb.BootNot
     )
 
 
-@handles("Heartbeat", writes=False)
+@handles("Heartbeat")
 def heartbeat(box: ChargeBox, req: pb.HeartbeatReq) -> pb.HeartbeatResp:
-    # The sign of life every message is (inbound.pipeline) is the whole of it.
+    # The sign of life every message is (inbound.pipeline), and, for a box that was silent long enough
+    # to be released (kotodian.presence), reachable for commands again.
+    if box.connected_node != NODE:
+        box_connected(box=box, protocol=Protocol.KOTODIAN, node=NODE)
     return pb.HeartbeatResp(connectorId=req.connectorId)
 
 
