@@ -173,7 +173,8 @@ class Bridge:
             if uplink.kind == topics.COMMAND else None
         message = Message(EDGE, payload, Direction.IN, apdu.action, box)
         if waiting is not None:
-            message.sent, message.command_id, message.outcome = waiting["sent"], waiting["command_id"], conf_outcome(apdu)
+            message.sent, message.command_id = waiting["sent"], waiting["command_id"]
+            message.outcome = conf_outcome(apdu)
         await self.write(uplink, message)
 
     async def write(self, uplink: topics.Uplink, message: Message) -> None:

@@ -28,8 +28,8 @@ from chargers.services import (
     idtag_authorize,
 )
 from core.errors import DomainError, UnknownChargeBox
-from firmware.choices import FirmwareStatus
-from firmware.services import firmware_status_record
+from firmware.choices import DiagnosticsStatus, FirmwareStatus
+from firmware.services import diagnostics_status_record, firmware_status_record
 from inbound.edge import Handler
 from kotodian.names import CONNECTOR_STATES, MEASURANDS, STOP_REASONS
 from kotodian.proto import charger_pb2 as pb
@@ -434,6 +434,26 @@ def firmware_status_notification(box: ChargeBox, req: pb.FirmwareStatusNotificat
         raise FieldInvalid(f"firmware status {req.status} is not a FirmwareStatus", field="status")
     firmware_status_record(box=box, status=status)
     return pb.FirmwareStatusNotificationConf()
+
+
+# DiagnosticsStatus (kotodian-apdu section 3) in OCPP 1.6's words (§7.24): Accepted is the upload
+# agreed to and not begun, which OCPP calls Idle.
+DIAGNOSTICS_STATUSES = {
+    pb.DGS_Idle: DiagnosticsStatus.IDLE,
+    pb.DGS_Accepted: DiagnosticsStatus.IDLE,
+    pb.DGS_Uploading: DiagnosticsStatus.UPLOADING,
+    pb.DGS_Uploaded: DiagnosticsStatus.UPLOADED,
+    pb.DGS_UploadFailed: DiagnosticsStatus.UPLOAD_FAILED,
+}
+
+
+@handles("DiagnosticsStatusNotification")
+def diagnostics_status_notification(box: ChargeBox, req: pb.DiagnosticsStatusNotificationReq) -> None:
+    """No reply (kotodian-apdu 1.3)."""
+    status = DIAGNOSTICS_STATUSES.get(req.status)
+    if status is None:
+        raise FieldInvalid(f"diagnostics status {req.status} is not a DiagnosticsStatus", field="status")
+    diagnostics_status_record(box=box, status=status)
 
 
 @handles("DataTransfer", writes=False)

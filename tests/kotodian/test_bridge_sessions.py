@@ -43,7 +43,8 @@ def test_a_session_with_meter_values_and_its_stop(booted, make_tag, read_api, wa
         currentA=16.5, voltageA=230.1, power=3.8, soc=42))
     assert box.no_reply(sent)
     wait_for(lambda: MeterValue.objects.filter(transaction_id=transaction_id).count() == 5)
-    values = {(v.measurand, v.phase): (v.value, v.unit) for v in MeterValue.objects.filter(transaction_id=transaction_id)}
+    values = {(v.measurand, v.phase): (v.value, v.unit)
+              for v in MeterValue.objects.filter(transaction_id=transaction_id)}
     assert values[("Energy.Active.Import.Register", "")] == (1_240_250, "Wh")
     assert values[("Current.Import", "L1")] == (16.5, "A")
     assert values[("Voltage", "L1")] == (230.1, "V")

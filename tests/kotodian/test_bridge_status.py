@@ -4,7 +4,7 @@ status and vendor data."""
 import pytest
 
 from chargers.models import Connector
-from firmware.models import FirmwareStatusEvent
+from firmware.models import DiagnosticsStatusEvent, FirmwareStatusEvent
 from kotodian.proto import charger_pb2 as pb
 
 START = 1_780_000_000
@@ -59,3 +59,11 @@ def test_data_transfer_of_an_unknown_vendor_is_rejected(booted):
     reply = box.call("C", pb.ID_DataTransferReq, pb.DataTransferReq(vendor_id="acme", message_id="X01", data="{}"))
     assert reply.message_id == pb.ID_DataTransferConf
     assert (reply.message.status, reply.message.response) == (pb.DataTransferConf.Rejected, "UnknownVendorId")
+
+
+def test_diagnostics_status_has_no_reply_and_is_recorded(booted, wait_for):
+    row, box = booted
+    sent = box.send("C", pb.ID_DiagnosticsStatusNotificationReq, pb.DiagnosticsStatusNotificationReq(
+        status=pb.DGS_Uploaded))
+    assert box.no_reply(sent)
+    wait_for(lambda: DiagnosticsStatusEvent.objects.filter(box=row, status="Uploaded").exists())
