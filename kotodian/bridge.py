@@ -29,7 +29,7 @@ from inbound.pipeline import box_mark_read
 from kotodian import codec, topics
 from kotodian.edge import EDGE, writers
 from kotodian.errors import CodecError
-from kotodian.messages import message_name
+from kotodian.messages import action_name
 from kotodian.presence import SWEEP_SECONDS, boxes_silent_release
 from kotodian.proto import charger_pb2 as pb
 
@@ -148,7 +148,7 @@ class Bridge:
             # Answered (EC_NotSupported, EC_ProtocolError) when the sequenceId could be read, and
             # journaled when the box is known; an APDU that is no APDU at all is only journaled.
             box = await self.box_of(uplink.code) if uplink.kind != topics.REGISTRATION else None
-            message = Message(EDGE, payload, Direction.IN, message_name(exc.message_id) if exc.message_id else "",
+            message = Message(EDGE, payload, Direction.IN, action_name(exc.message_id) if exc.message_id else "",
                               box, reference=exc, answers=True, failure=exc)
             return await self.write(uplink, message)
         if not apdu.is_request:

@@ -184,8 +184,8 @@ async def deliver_one(command) -> int | None:
         await database_sync_to_async(command_settle, thread_sensitive=False)(command_id=command.pk,
                                                                               outcome=Outcome.timeout())
         return None
-    message_id, request = request_of(command.action, command.payload)
     try:
+        message_id, request = request_of(command.action, command.payload)
         sequence_id = await topics.sequence_next()
         data = codec.encode_request(message_id, request, sequence_id)
         sent = bytes_json(data)
