@@ -1,17 +1,27 @@
 # The two commands a user needs: `make run` and `make test`. Both install into .venv first and
-# start private PostgreSQL and Redis under ./var/ unless DATABASE_URL / REDIS_URL are set.
+# start private PostgreSQL, Redis and an MQTT broker under ./var/ unless DATABASE_URL / REDIS_URL /
+# MQTT_URL are set. The broker (amqtt) has a virtualenv of its own, .venv-broker: its pins clash
+# with the system's (core/broker-requirements.txt).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+BROKER_VENV := .venv-broker
+BROKER_INSTALLED := $(BROKER_VENV)/.installed
 
 .PHONY: run test install migrate clean bench screenshots proto
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml $(BROKER_INSTALLED)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(INSTALLED)
+
+$(BROKER_INSTALLED): core/broker-requirements.txt
+	test -x $(BROKER_VENV)/bin/python || $(PYTHON) -m venv $(BROKER_VENV)
+	$(BROKER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BROKER_VENV)/bin/python -m pip install --quiet -r core/broker-requirements.txt
+	touch $(BROKER_INSTALLED)
 
 install: $(INSTALLED)
 

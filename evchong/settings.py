@@ -29,6 +29,8 @@ def env_float(name: str, default: float) -> float:
 _local = read_state() or {}
 DATABASE_URL = os.environ.get("DATABASE_URL") or _local.get("database_url") or ""
 REDIS_URL = os.environ.get("REDIS_URL") or _local.get("redis_url") or "redis://127.0.0.1:6379/0"
+# The MQTT broker the Kotodian edge speaks through: mqtt://[user:password@]host:port.
+MQTT_URL = os.environ.get("MQTT_URL") or _local.get("mqtt_url") or "mqtt://127.0.0.1:1883"
 if not DATABASE_URL and not {"makemigrations", "help", "--help", "check"} & set(sys.argv[1:2]):
     print(
         "evchong: no DATABASE_URL and no private services running; start `make run` "
@@ -64,6 +66,7 @@ INSTALLED_APPS = [
     "evchong_api",
     "commands",
     "ocpp16",
+    "kotodian",
     "operations",
     "status",
 ]
@@ -202,6 +205,19 @@ OCPP_BATCH = env_int("OCPP_BATCH", 200)
 # (docs/adr/0013).
 EVCHONG_WRITERS = env_int("EVCHONG_WRITERS", 1)
 EVCHONG_BATCH = env_int("EVCHONG_BATCH", 100)
+# The Kotodian edge's inbound writers (inbound.writers), in its MQTT bridge (kotodian.bridge): threads
+# and the most messages one commit takes.
+KOTODIAN_WRITERS = env_int("KOTODIAN_WRITERS", 1)
+KOTODIAN_BATCH = env_int("KOTODIAN_BATCH", 200)
+# Several bridges share the uplink topics through an MQTT 5 shared subscription ($share/GROUP/...)
+# when this names the group (the broker must support it); empty: one bridge takes every message.
+KOTODIAN_SHARED_GROUP = os.environ.get("KOTODIAN_SHARED_GROUP", "")
+# Put before every Kotodian topic ("/U/R/+" becomes PREFIX + "/U/R/+"), for a broker shared with others.
+KOTODIAN_TOPIC_PREFIX = os.environ.get("KOTODIAN_TOPIC_PREFIX", "")
+# A Kotodian box keeps connected_node (commands go to it) while seen within this many heartbeat intervals.
+KOTODIAN_SILENT_HEARTBEATS = env_int("KOTODIAN_SILENT_HEARTBEATS", 3)
+# Seconds the bridge waits before connecting again to a broker that went away (doubling up to 30 s).
+KOTODIAN_RECONNECT_DELAY = env_float("KOTODIAN_RECONNECT_DELAY", 1)
 # Seconds a connection trusts its copy of an accepted box before reading it again.
 OCPP_BOX_REFRESH = env_float("OCPP_BOX_REFRESH", 30)
 # Larger incoming frames close the connection with 1009 (message too big).

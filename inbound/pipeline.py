@@ -171,7 +171,8 @@ def batch_write(messages: list[Message], *, bulk: bool = True) -> None:
             if message.sent:
                 entries.append((box.pk, now, Direction.OUT, edge.protocol, message.action, message.sent))
             entries.append((box.pk, now, message.direction, edge.protocol, message.action, edge.journal_text(message)))
-            if message.answers:
+            # A request may go unanswered by its protocol's rules (Kotodian's telemetry): nothing sent.
+            if message.answers and message.reply is not None:
                 entries.append((box.pk, now, Direction.OUT, edge.protocol, message.action,
                                 edge.journal_text(message, message.reply)))
             if message.command_id is not None:

@@ -1,4 +1,4 @@
-"""The Kotodian charger protocol (kotodian/protocol v1.10.47), as a codec: no MQTT, no Django.
+"""The Kotodian charger protocol (kotodian/protocol v1.10.47): a codec, and the edge that speaks it over MQTT.
 
 A Kotodian box or gateway exchanges protobuf APDUs (package ``Goiot.Protocol.Charger``), one per MQTT
 message; each APDU carries a messageId and the serialized inner message (kotodian-apdu 1.1).
@@ -10,5 +10,14 @@ message; each APDU carries a messageId and the serialized inner message (kotodia
 - ``kotodian.errors``: what ``decode`` raises, and the MessageError code an edge answers each with.
 - ``kotodian.names``: code -> name tables for display (stop reasons, warnings, measurands, connector states).
 
+The edge (DESIGN 3, "Kotodian over MQTT"; docs/adr/0017), a Django app built on the codec:
+
+- ``kotodian.handlers``: the handler table, Kotodian messages onto the domain services;
+- ``kotodian.edge``: the edge in the inbound pipeline (replies and MessageErrors rendered);
+- ``kotodian.bridge``: the MQTT client that subscribes the uplink topics, submits each message to the
+  edge's writers and publishes the reply (``python manage.py kotodianbridge``);
+- ``kotodian.delivery``: commands to Kotodian boxes (commands.edges), published on their downlink topic;
+- ``kotodian.topics``: the topics, and the Redis records of commands waiting for their Conf.
+
 Nothing here is imported eagerly, so ``python -m kotodian.proto.generate`` works even while the
-generated modules are missing or stale. The MQTT edge and the simulator both build on this package."""
+generated modules are missing or stale. The simulator builds on the codec too."""

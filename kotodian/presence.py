@@ -1,0 +1,31 @@
+"""Whether a Kotodian box can take commands. A box holds no connection of ours (it talks to the broker),
+and a box's MQTT session ending is not something the broker tells its other clients unless the box
+set a last will, which the protocol does not ask for. So a box is reachable (``connected_node`` set,
+chargers.services.box_connected) from its registration or boot, again from any heartbeat after a
+lapse, and until it has been silent for KOTODIAN_SILENT_HEARTBEATS of its heartbeat intervals:
+``boxes_silent_release``, which the bridge runs every minute."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from chargers.choices import Protocol
+from chargers.models import ChargeBox
+from kotodian.handlers import NODE
+
+SWEEP_SECONDS = 60
+
+
+def boxes_silent_release() -> int:
+    """Commands are no longer sent to Kotodian boxes silent for too long; how many were released."""
+    table = ChargeBox._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET connected_node = '' WHERE protocol = %s AND connected_node = %s"
+            " AND (last_seen IS NULL OR last_seen < %s - make_interval(secs => %s * COALESCE(heartbeat_interval, %s)))",
+            [Protocol.KOTODIAN, NODE, timezone.now(), settings.KOTODIAN_SILENT_HEARTBEATS,
+             settings.HEARTBEAT_INTERVAL],
+        )
+        return cursor.rowcount
