@@ -66,6 +66,7 @@ def uvicorn_command(py: str, host: str, port: str, processes: int = 1) -> list[s
 def listening_socket(host: str, port: str) -> socket.socket:
     """One socket for several daphne processes (``--fd``): the kernel hands each connection to
     one of them, so a second core serves HTTP too (daphne's HTTP path is CPU-bound in one thread)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evchong.settings")  # callers besides main (bench)
     from django.conf import settings
 
     sock = socket.create_server((host, int(port)), backlog=settings.LISTEN_BACKLOG)

@@ -99,3 +99,13 @@ def test_one_server_process_per_core_up_to_two_unless_told(monkeypatch):
         assert stack.web_processes({}) == expected
         assert stack.web_processes({"WEB_PROCESSES": ""}) == expected  # make passes unset knobs as ""
     assert stack.web_processes({"WEB_PROCESSES": "3"}) == 3
+
+
+def test_two_server_processes_are_set_up_without_a_settings_module_given():
+    # bench.system calls web_commands directly, with no DJANGO_SETTINGS_MODULE in its environment.
+    env = {name: value for name, value in os.environ.items() if name != "DJANGO_SETTINGS_MODULE"}
+    code = ("from core.stack import web_commands; commands, sockets = web_commands("
+            "'python', '127.0.0.1', '0', 'daphne', 2); print(len(commands), len(sockets))")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "1"]
