@@ -54,10 +54,11 @@ def set_passwords(boxes: list[ChargeBox], password: str) -> None:
 
 
 def reset() -> None:
-    """Sessions, meter values, commands, journal and alarms go; boxes, tags and tokens stay."""
+    """Sessions, meter values, commands, journal and alarms go, with what refers to them (a session's
+    cost, a firmware update's command); boxes, tags, tariffs and tokens stay."""
     tables = [m._meta.db_table for m in (MeterValue, Command, Transaction, JournalEntry, Alarm)]
     with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {', '.join(tables)}")
+        cursor.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
     Connector.objects.update(status="", error_code="")
     ChargeBox.objects.update(connected_node="")
 
