@@ -1,9 +1,11 @@
 """`make run`: private services (unless URLs are given), migrations, daphne, a Celery worker
-with its beat, the FTP server for firmware and diagnostics files and the Kotodian MQTT bridge;
-Ctrl-C stops everything it started, in reverse order."""
+with its beat, the FTP server for firmware and diagnostics files and the Kotodian MQTT bridge, each
+supervised: one that dies is started again with back-off while the others go on serving. Ctrl-C
+stops everything it started, in reverse order."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -94,10 +96,88 @@ def web_commands(py: str, host: str, port: str, server: str, processes: int) -> 
     return [daphne_command(py, host, port, fd=sock.fileno()) for _ in range(processes)], [sock]
 
 
+# A child that crashes is started again after 1, 2, 4, ... seconds, at most RESTART_DELAY_MAX; one
+# that ran for RESTART_RESET seconds before it crashed starts again at once.
+RESTART_DELAY_MAX = 30
+RESTART_RESET = 60
+
+
+class Child:
+    """One process of the system, supervised: started in a process group of its own (the
+    terminal's Ctrl-C reaches only us, and its pool processes, such as the Celery worker's and its
+    beat, end with it), restarted with back-off when it dies, the others serving meanwhile."""
+
+    def __init__(self, name: str, command: list[str], env: dict, fds: list[int]):
+        self.name, self.command, self.env, self.fds = name, command, env, fds
+        self.process: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.restarts = 0
+        self.crashes_in_a_row = 0
+        self.due = 0.0  # when a crashed child starts again
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, env=self.env, start_new_session=True, pass_fds=self.fds)
+        self.started_at = time.monotonic()
+
+    def check(self) -> None:
+        """Start the child again when it has died and its back-off has passed."""
+        now = time.monotonic()
+        if self.process is not None:
+            code = self.process.poll()
+            if code is None:
+                return
+            self.signal_group(signal.SIGKILL)  # what it left behind (pool processes, the beat)
+            self.crashes_in_a_row = 1 if now - self.started_at >= RESTART_RESET else self.crashes_in_a_row + 1
+            delay = 0 if self.crashes_in_a_row == 1 else min(2 ** (self.crashes_in_a_row - 1), RESTART_DELAY_MAX)
+            print(f"evchong: {self.name} exited with {code}; starting it again in {delay} s "
+                  f"(restart {self.restarts + 1})", file=sys.stderr, flush=True)
+            self.process, self.due = None, now + delay
+        if now >= self.due:
+            self.restarts += 1
+            self.start()
+            record_restarts()
+
+    def signal_group(self, signum: int) -> None:
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.signal_group(signal.SIGTERM)
+
+    def wait(self) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            pass
+        self.signal_group(signal.SIGKILL)  # the group, whatever is left of it
+
+
+CHILDREN: list[Child] = []
+RESTARTS_FILE = "supervisor.json"
+
+
+def record_restarts() -> None:
+    """Restarts so far per child, for /metrics (evchong.health) and the admin's dashboard."""
+    state = {child.name: {"restarts": child.restarts,
+                          "pid": child.process.pid if child.process is not None else None} for child in CHILDREN}
+    try:
+        (VAR_DIR / RESTARTS_FILE).write_text(json.dumps(state))
+    except OSError:
+        pass
+
+
 def main() -> int:
     # Before anything reads a setting: with two server processes, listening_socket does, before
     # daphne_command would have set it ("settings are not configured" on every 2-core machine).
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evchong.settings")
+    # The beat's schedule, the FTP server's record and our own live here, private services or not.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     env, local = services_for(VAR_DIR)
     env = {**os.environ, **env, "DJANGO_SETTINGS_MODULE": "evchong.settings"}
     # Worker threads for database work (asgiref reads ASGI_THREADS); the pool (DB_POOL_MAX, 40) is
@@ -109,7 +189,7 @@ def main() -> int:
     # SERVER=uvicorn serves with uvicorn instead of daphne; WEB_PROCESSES=N runs N server
     # processes on one socket (the channel layer already routes commands between processes).
     server, processes = env.get("SERVER", "daphne"), web_processes(env)
-    children: list[subprocess.Popen] = []
+    sockets = []
     try:
         subprocess.run([py, "manage.py", "migrate", "--noinput"], env=env, check=True)
         web, sockets = web_commands(py, host, port, server, processes)
@@ -120,12 +200,14 @@ def main() -> int:
         ftp = [py, "manage.py", "ftpserver", "--record", str(VAR_DIR / "ftpserver.json")]
         # The Kotodian edge: Kotodian boxes' messages from the MQTT broker (MQTT_URL) to the system.
         bridge = [py, "manage.py", "kotodianbridge"]
-        for command in [*web, worker, ftp, bridge]:
-            # Own process groups: the terminal's Ctrl-C reaches only us, and we stop them in order.
-            fds = [sock.fileno() for sock in sockets] if command in web else []
-            children.append(subprocess.Popen(command, env=env, start_new_session=True, pass_fds=fds))
-        for sock in sockets:
-            sock.close()  # the servers hold it now
+        # The listening socket stays open here too, so that a server process started again finds it.
+        fds = [sock.fileno() for sock in sockets]
+        CHILDREN[:] = [Child(f"web-{n}", command, env, fds) for n, command in enumerate(web)]
+        CHILDREN.extend([Child("worker", worker, env, []), Child("ftp", ftp, env, []),
+                         Child("kotodian-bridge", bridge, env, [])])
+        for child in CHILDREN:
+            child.start()
+        record_restarts()
         from django.conf import settings  # loaded by the web commands, once the services were up
 
         print(f"evchong: serving on http://{host}:{port}/ with {processes} {server} process(es),"
@@ -133,24 +215,22 @@ def main() -> int:
         # Installed explicitly: a shell that starts us in the background sets SIGINT to "ignore".
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, _interrupt)
-        while all(child.poll() is None for child in children):
+        while True:
+            for child in CHILDREN:
+                child.check()
             time.sleep(0.5)
-        failed = next(child for child in children if child.poll() is not None)
-        print(f"evchong: {failed.args[2]} exited with {failed.returncode}; stopping", file=sys.stderr)
-        return failed.returncode or 1
     except KeyboardInterrupt:
         return 0
     except subprocess.CalledProcessError as exc:
         return exc.returncode
     finally:
-        for child in reversed(children):
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in reversed(children):
-            try:
-                child.wait(15)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        for child in reversed(CHILDREN):
+            child.stop()
+        for child in reversed(CHILDREN):
+            child.wait()
+        for sock in sockets:
+            sock.close()
+        (VAR_DIR / RESTARTS_FILE).unlink(missing_ok=True)
         if local:
             local.stop()
         print("evchong: stopped", file=sys.stderr)

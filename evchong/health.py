@@ -1,3 +1,6 @@
+import json
+
+from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
@@ -27,6 +30,14 @@ def healthz(request):
     return JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)
 
 
+def supervisor_state() -> dict:
+    """What `make run`'s supervisor (core.stack) records of its processes, {} when it is not running."""
+    try:
+        return json.loads((settings.BASE_DIR / "var" / "supervisor.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def metrics(request):
     """Prometheus text format; gauges are read from the database at scrape time."""
     registry = CollectorRegistry()
@@ -36,4 +47,8 @@ def metrics(request):
     boxes.set(ChargeBox.objects.count())
     seen.set(ChargeBox.objects.filter(last_seen__gte=timezone.now() - timezone.timedelta(minutes=5)).count())
     active.set(Transaction.objects.filter(stopped_at__isnull=True).count())
+    restarts = Gauge("evchong_process_restarts", "Times make run's supervisor started a process again",
+                     ["process"], registry=registry)
+    for process, state in supervisor_state().items():
+        restarts.labels(process=process).set(state.get("restarts", 0))
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
