@@ -169,10 +169,10 @@ def session_cost_compute(*, session: SessionFacts, tariff: Tariff | None = None)
     return tariff, cost
 
 
-def session_cost_store(*, session: SessionFacts) -> SessionCost | None:
-    """Work out and store (or replace) a stopped session's cost; None, and nothing stored, when
-    no tariff applies."""
-    computed = session_cost_compute(session=session)
+def session_cost_store(*, session: SessionFacts, tariff: Tariff | None = None) -> SessionCost | None:
+    """Work out and store (or replace) a stopped session's cost under the tariff valid at its start
+    (or ``tariff``); None, and nothing stored, when no tariff applies."""
+    computed = session_cost_compute(session=session, tariff=tariff)
     if computed is None:
         SessionCost.objects.filter(transaction_id=session.transaction_id).delete()
         return None

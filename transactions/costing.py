@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db import transaction as db_transaction
 
 from tariffs.models import SessionCost
-from tariffs.services import SessionFacts, session_cost_compute, session_cost_store
+from tariffs.services import SessionFacts, session_cost_compute, session_cost_store, tariff_for
 from tariffs.splitter import Cost, Reading
 from transactions.choices import Location
 from transactions.models import MeterValue, Transaction
@@ -51,8 +51,13 @@ def transaction_cost_record(*, tx: Transaction, station_id: int | None) -> Sessi
     if tx.stopped_at is None or tx.meter_stop_wh is None:
         return None
     try:
+        # Looked up first: where no tariff applies, a stop costs one query more, not a savepoint, a
+        # read of its readings and a delete (a stop is new, so there is no cost to take back).
+        tariff = tariff_for(station_id=station_id, at=tx.started_at)
+        if tariff is None:
+            return None
         with db_transaction.atomic():
-            return session_cost_store(session=session_facts(tx, station_id=station_id))
+            return session_cost_store(session=session_facts(tx, station_id=station_id), tariff=tariff)
     except Exception:
         log.exception("session %s could not be costed", tx.pk)
         return None
