@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 BROKER_VENV := .venv-broker
 BROKER_INSTALLED := $(BROKER_VENV)/.installed
 
-.PHONY: run test install migrate clean bench screenshots proto
+.PHONY: run test install migrate clean bench chaos screenshots proto
 
 $(INSTALLED): pyproject.toml $(BROKER_INSTALLED)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ test: $(INSTALLED)
 export BENCH_QUICK BENCH_SCALE BENCH_REPEATS BENCH_ONLY BENCH_BASELINE BENCH_SERVER BENCH_SETTINGS BENCH_DB_SET BENCH_VAR BENCH_RESULTS
 bench: $(INSTALLED)
 	$(BIN)/python -m bench.run
+
+# Faults on purpose under load (faults/run.py): web and worker killed, Redis and PostgreSQL
+# restarted; prints sent/acknowledged/stored/lost/duplicated and recovery per fault; exits 1 on a loss.
+chaos: $(INSTALLED)
+	$(BIN)/python -m faults.run
 
 # Rewrites docs/screenshots/*.png (the README's pictures) from the browser tests.
 screenshots: $(INSTALLED)

