@@ -24,3 +24,28 @@ def exception_handler(exc, context):
         return Response({"error": "service unavailable", "detail": "the database or Redis cannot be reached"},
                         status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     return drf_exception_handler(exc, context)
+
+
+# Paths whose callers are programs: an unknown endpoint there is answered in JSON, as the rest of
+# the API answers, not with the HTML page a person gets.
+API_PREFIXES = ("/api/", "/evchong-api/")
+
+
+def not_found(request, exception=None):
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith(API_PREFIXES):
+        problem = f"no endpoint at {request.path}"
+        return JsonResponse({"error": "not found", "field": "path", "problem": problem,
+                             "fields": {"path": [problem]}}, status=404)
+    return page_not_found(request, exception)
+
+
+def server_error(request):
+    from django.http import JsonResponse
+    from django.views.defaults import server_error as html_server_error
+
+    if request.path.startswith(API_PREFIXES):
+        return JsonResponse({"error": "internal error", "detail": "the failure is in the server's log"}, status=500)
+    return html_server_error(request)

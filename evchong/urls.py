@@ -16,3 +16,6 @@ urlpatterns = [
     path("metrics", health.metrics, name="metrics"),
     path("", include("status.urls")),
 ]
+
+handler404 = "core.api_errors.not_found"
+handler500 = "core.api_errors.server_error"

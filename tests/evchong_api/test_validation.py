@@ -153,3 +153,18 @@ def test_json_nested_past_any_request_is_400_on_data(evchong):
     deep = '{"chargeBoxSerialNumber": "BOX-1", "a": ' + '{"a": ' * 400 + "1" + "}" * 401
     response = evchong.http.post("/evchong-api/cperent/v1/heartbeat", "data=" + deep, content_type="text/plain")
     assert_400(response, "data", "nested deeper")
+
+
+@pytest.mark.parametrize("path", ["/evchong-api/cperent/v1/noSuchMethod", "/evchong-api/cperent/v1/heartbeat/",
+                                  "/evchong-api/reverse/v1/NoSuchAction", "/api/v1/no-such-thing"])
+def test_unknown_api_path_is_404_in_json(evchong, path):
+    response = evchong.http.post(path, "data={}", content_type="text/plain")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["field"] == "path"
+
+
+def test_unknown_page_outside_the_apis_stays_html(evchong):
+    response = evchong.http.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
