@@ -178,6 +178,12 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "EVCHONG central system API",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request components of their own: a field that may not be blank gets minLength 1 there.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The APIs are documented in JSON, the form their callers use; forms are read where DRF reads
+    # them, but a tariff's periods or a command's payload cannot be written as one.
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "evchong.openapi.error_responses"],
 }
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

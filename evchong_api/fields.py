@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone as dt_timezone
 
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 # 2001-09-09 .. 2286-11-20 in epoch ms: a seconds value or garbage falls outside.
@@ -31,6 +32,17 @@ def parse_iso(text: str) -> datetime | None:
         return None
 
 
+# What EpochMillisField takes, as OpenAPI says it: an integer in range, or a string of an ISO 8601
+# date-time (or of the integer). A pattern cannot rule out February 30: that is still a 400.
+EPOCH_MILLIS_SCHEMA = {"oneOf": [
+    {"type": "integer", "minimum": _MIN_MS, "maximum": _MAX_MS, "description": "epoch milliseconds"},
+    {"type": "string", "pattern": r"^(1\d{12}|\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2[0-3]):[0-5]\d"
+                                  r"(:[0-5]\d(\.\d{1,6})?)?(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)?)$",
+     "description": "ISO 8601 date-time, or epoch milliseconds as a string"},
+]}
+
+
+@extend_schema_field(EPOCH_MILLIS_SCHEMA)
 class EpochMillisField(serializers.Field):
     """dateTime in EVCHONG is epoch milliseconds; ISO 8601 strings are taken too."""
 

@@ -229,7 +229,7 @@ class ReverseView(ChunkedBody, APIView):
         return self.issue(box, user, data), data
 
 
-@extend_schema(request=RemoteStartInput, responses=ANSWER, summary="EVCHONG 3.1 RemoteStartTransaction")
+@extend_schema(request={"application/json": RemoteStartInput}, responses=ANSWER, summary="EVCHONG 3.1 RemoteStartTransaction")
 class RemoteStartView(ReverseView):
     method, Input = "RemoteStartTransaction", RemoteStartInput
 
@@ -238,7 +238,7 @@ class RemoteStartView(ReverseView):
                                   requested_by=user, source="reverse-api")
 
 
-@extend_schema(request=RemoteStopInput, responses=ANSWER, summary="EVCHONG 3.2 RemoteStopTransaction")
+@extend_schema(request={"application/json": RemoteStopInput}, responses=ANSWER, summary="EVCHONG 3.2 RemoteStopTransaction")
 class RemoteStopView(ReverseView):
     method, Input = "RemoteStopTransaction", RemoteStopInput
 
@@ -247,7 +247,7 @@ class RemoteStopView(ReverseView):
                                  source="reverse-api")
 
 
-@extend_schema(request=UpdateFirmwareInput, responses=ANSWER, summary="EVCHONG 3.3 UpdateFirmware")
+@extend_schema(request={"application/json": UpdateFirmwareInput}, responses=ANSWER, summary="EVCHONG 3.3 UpdateFirmware")
 class UpdateFirmwareView(ReverseView):
     method, Input = "UpdateFirmware", UpdateFirmwareInput
 
@@ -267,7 +267,7 @@ class UpdateFirmwareView(ReverseView):
                              source="reverse-api")
 
 
-@extend_schema(request=ResetInput, responses=ANSWER, summary="EVCHONG 3.4 Reset")
+@extend_schema(request={"application/json": ResetInput}, responses=ANSWER, summary="EVCHONG 3.4 Reset")
 class ResetView(ReverseView):
     method, Input = "Reset", ResetInput
 

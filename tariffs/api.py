@@ -156,6 +156,8 @@ class TariffView(APIView):
     @extend_schema(request=TariffIO, responses={200: TariffIO, 201: TariffIO},
                    summary="Create or replace a tariff whole (the body's code must be the URL's)")
     def put(self, request, code):
+        if not isinstance(request.data, dict):  # a JSON array or string: DRF's 400 names the body
+            raise serializers.ValidationError({"non_field_errors": ["the body must be a JSON object (a tariff)"]})
         body = TariffIO(data={**request.data, "code": request.data.get("code", code)})
         body.is_valid(raise_exception=True)
         if body.validated_data["code"] != code:

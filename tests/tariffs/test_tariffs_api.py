@@ -146,3 +146,9 @@ def test_operations_staff_may_change_tariffs(api, operations_user):
 def test_a_code_that_cannot_be_a_path_segment_is_refused(api):
     response = post(api, {**BODY, "code": "a/b"})
     assert response.json() == {"code": ["'a/b': a code is 1 to 40 letters, digits, '.', '_' or '-'"]}
+
+
+@pytest.mark.parametrize("body", ["[1, 2]", '"TOU"', "3"])
+def test_a_body_that_is_no_object_is_400_not_500(api, body):
+    response = api.put("/api/v1/tariffs/TOU", body, content_type="application/json")
+    assert response.status_code == 400, response.content
