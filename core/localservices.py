@@ -25,7 +25,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
+# Where `make run` keeps its state (services.json, the supervisor's record, the beat's schedule, the
+# FTP server's record): var/ of the checkout, unless EVCHONG_VAR_DIR names another (`make chaos`
+# runs a second system beside a user's own this way).
+VAR_DIR = Path(os.environ.get("EVCHONG_VAR_DIR") or BASE_DIR / "var").resolve()
 STATE_FILE = "services.json"
 DATABASE_NAME = "evchong"
 BROKER_VENV = BASE_DIR / ".venv-broker"

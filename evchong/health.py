@@ -33,7 +33,7 @@ def healthz(request):
 def supervisor_state() -> dict:
     """What `make run`'s supervisor (core.stack) records of its processes, {} when it is not running."""
     try:
-        return json.loads((settings.BASE_DIR / "var" / "supervisor.json").read_text())
+        return json.loads((settings.VAR_DIR / "supervisor.json").read_text())
     except (OSError, ValueError):
         return {}
 

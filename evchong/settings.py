@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from core.localservices import read_state
+from core.localservices import VAR_DIR, read_state
 from firmware.ftprecord import ftp_record_read
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -270,8 +270,8 @@ API_TOKEN_CACHE_SECONDS = env_float("API_TOKEN_CACHE_SECONDS", 5)
 # served over FTP, with explicit TLS available (EVCHONG rule 1 h; firmware/ftpserver.py, docs/adr/0015).
 # The FTP server reads the files where the storage put them, so the storage is the file system's.
 # Unset here, they are what `make run`'s FTP server runs with (it records them while it runs).
-_ftp = ftp_record_read(BASE_DIR / "var" / "ftpserver.json")
-MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or _ftp.get("media_root") or BASE_DIR / "var" / "media")
+_ftp = ftp_record_read(VAR_DIR / "ftpserver.json")
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or _ftp.get("media_root") or VAR_DIR / "media")
 FTP_HOST = os.environ.get("FTP_HOST") or _ftp.get("host") or "127.0.0.1"  # where the FTP server listens
 FTP_PORT = env_int("FTP_PORT", _ftp.get("port", 2121))
 FTP_PASSIVE_PORTS = os.environ.get("FTP_PASSIVE_PORTS", "30000-30099")  # "FIRST-LAST"; empty: any port
@@ -282,7 +282,7 @@ FTP_PUBLIC_HOST = os.environ.get("FTP_PUBLIC_HOST") or _ftp.get("public_host") o
 FTP_TLS_CERT = os.environ.get("FTP_TLS_CERT", "")
 FTP_TLS_KEY = os.environ.get("FTP_TLS_KEY", "")
 # Without FTP_TLS_CERT/FTP_TLS_KEY, a self-signed certificate is made here on the first start.
-FTP_TLS_DIR = Path(os.environ.get("FTP_TLS_DIR") or BASE_DIR / "var" / "ftp")
+FTP_TLS_DIR = Path(os.environ.get("FTP_TLS_DIR") or VAR_DIR / "ftp")
 # A diagnostics upload (GetDiagnostics' location) takes at most this many bytes, for this long.
 DIAGNOSTICS_MAX_BYTES = env_int("DIAGNOSTICS_MAX_BYTES", 50 * 1024 * 1024)
 DIAGNOSTICS_UPLOAD_HOURS = env_float("DIAGNOSTICS_UPLOAD_HOURS", 24)

@@ -46,6 +46,8 @@ class Ledger:
     acknowledged: list[Entry] = field(default_factory=list)
     # Commands as the boxes saw them: sequence number -> times delivered.
     delivered: Counter = field(default_factory=Counter)
+    # Boxes that drop their connection instead of answering the next command they get.
+    hang_up: set = field(default_factory=set)
 
     def send(self, kind: str) -> str:
         self.sent[(self.phase, kind)] += 1
@@ -153,9 +155,14 @@ class LedgerBox:
 
     async def _answer(self, unique_id: str, action: str, payload: dict) -> None:
         """Commands from the system: ChangeConfiguration of ``ChaosSeq`` carries a command's sequence
-        number, counted as delivered; everything else is accepted."""
+        number, counted as delivered; everything else is accepted. A box in ``hang_up`` goes away
+        instead of answering, as a box whose connection drops mid-command."""
         if action == "ChangeConfiguration" and payload.get("key") == "ChaosSeq":
             self.ledger.delivered[int(payload["value"])] += 1
+            if self.serial in self.ledger.hang_up:
+                self.ledger.hang_up.discard(self.serial)
+                await self.ws.close()  # run() connects again
+                return
         await self.ws.send(orjson.dumps([CALLRESULT, unique_id, {"status": "Accepted"}]).decode())
 
 

@@ -4,7 +4,7 @@ broker of its own under var/chaos that it stops and starts.
 
 Ledger boxes (faults/ledger.py) charge all along and an API client issues commands; then, one
 after the other: kill -9 of a web process, kill -9 of the worker, Redis stopped for a while and
-started again, PostgreSQL likewise. Afterwards every acknowledged message is looked up in the
+started again, PostgreSQL likewise, then boxes that hang up on a command and reconnect. Afterwards every acknowledged message is looked up in the
 database and every command's end is read. Printed per fault: sent, acknowledged, stored, lost,
 duplicated, and recovery (seconds from the process's death or the dependency's return until a box
 new to the connection boots and completes a session). Exits 1 when anything was lost or
@@ -12,7 +12,8 @@ duplicated, a command stayed open or was delivered twice, or a recovery took lon
 CHAOS_RECOVERY_MAX (10 s).
 
 Knobs: CHAOS_BOXES (30), CHAOS_OUTAGE seconds (10), CHAOS_STEADY seconds between faults (10).
-The supervisor keeps its state in the checkout's var/ as `make run` does: do not run both at once.
+The supervisor keeps its state in var/chaos/run and every port is a free one, so a user's
+`make run` in the same checkout is left alone.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.localservices import VAR_DIR as RUN_VAR  # noqa: E402
 from core.localservices import LocalServices  # noqa: E402
 from core.stack import RESTARTS_FILE  # noqa: E402
 from faults.ledger import Ledger, LedgerBox, probe  # noqa: E402
 
 CHAOS_VAR = ROOT / (os.environ.get("CHAOS_VAR") or "var/chaos")
+RUN_VAR = CHAOS_VAR / "run"  # the supervisor's own var/ (EVCHONG_VAR_DIR): a user's `make run` may be up
 BOXES = int(os.environ.get("CHAOS_BOXES") or 30)
 OUTAGE = float(os.environ.get("CHAOS_OUTAGE") or 10)
 STEADY = float(os.environ.get("CHAOS_STEADY") or 10)
@@ -67,7 +68,8 @@ class Stack:
     def __init__(self, env: dict[str, str]):
         self.port = free_port()
         self.env = {**os.environ, **env, "PORT": str(self.port), "WEB_PROCESSES": "2", "LOG_LEVEL": "WARNING",
-                    "FTP_PORT": str(free_port()), "DJANGO_SETTINGS_MODULE": "evchong.settings"}
+                    "FTP_PORT": str(free_port()), "DJANGO_SETTINGS_MODULE": "evchong.settings",
+                    "EVCHONG_VAR_DIR": str(RUN_VAR)}
         self.log = open(CHAOS_VAR / "stack.log", "ab")
         self.process = subprocess.Popen([sys.executable, "-m", "core.stack"], cwd=ROOT, env=self.env,
                                         stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -183,10 +185,19 @@ async def faults(stack: Stack, services: LocalServices, token: str) -> dict:
             print(f"chaos: {name}: recovered in {recoveries[name]} s after {OUTAGE:g} s down", flush=True)
             await asyncio.sleep(STEADY)
 
+        async def boxes_hang_up(name: str) -> None:
+            """Boxes that drop their connection on receiving a command, and come back."""
+            ledger.phase = name
+            for n in range(int(STEADY)):
+                ledger.hang_up.add(serial(1 + n % BOXES)[0])
+                await asyncio.sleep(1)
+            print(f"chaos: {name}: {int(STEADY)} boxes hung up on a command", flush=True)
+
         await process_killed("web-kill", "web-0", 1)
         await process_killed("worker-kill", "worker", 2)
         await dependency_down("redis-restart", services.redis_stop, services.redis_start, 3)
         await dependency_down("postgres-restart", services.postgres_stop, services.postgres_start, 4)
+        await boxes_hang_up("box-reconnect")
         ledger.phase = "after"
         stop_commands.set()
         settle_started = time.monotonic()
