@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -97,6 +98,7 @@ class LocalServices:
     database_url: str = ""
     redis_url: str = ""
     mqtt_url: str = ""
+    mqtt_secret: str = ""
     # Which of SERVICE_URLS to start; the others are given by the environment.
     wanted: tuple[str, ...] = tuple(SERVICE_URLS)
     _pg: object = None
@@ -109,7 +111,7 @@ class LocalServices:
         state = read_state(self.var_dir) or {}
         # Already up (another `make run`, or a crash left them): share, do not own.
         self.database_url, self.redis_url = state.get("database_url", ""), state.get("redis_url", "")
-        self.mqtt_url = state.get("mqtt_url", "")
+        self.mqtt_url, self.mqtt_secret = state.get("mqtt_url", ""), state.get("mqtt_secret", "")
         if "postgres" in self.wanted and not self.database_url:
             state["postgres_pid"] = self._start_postgres()
             state["database_url"] = self.database_url
@@ -118,7 +120,7 @@ class LocalServices:
             state["redis_url"] = self.redis_url
         if "mqtt" in self.wanted and not self.mqtt_url:
             state["mqtt_pid"] = self._start_mqtt()
-            state["mqtt_url"] = self.mqtt_url
+            state["mqtt_url"], state["mqtt_secret"] = self.mqtt_url, self.mqtt_secret
         if self._owned:
             (self.var_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
         return self
@@ -169,21 +171,30 @@ class LocalServices:
         raise RuntimeError(f"redis did not start; see {data_dir / 'redis.log'}")
 
     def _start_mqtt(self) -> int:
-        """amqtt on a free port of 127.0.0.1, anonymous: only processes of this machine reach it."""
+        """amqtt on a free port of 127.0.0.1 that lets in only the system and boxes with their
+        credentials, each on its own topics (kotodian.amqttplugins, docs/adr/0021)."""
         data_dir = self.var_dir / "mqtt"
         data_dir.mkdir(exist_ok=True)
         port = _free_port()
+        self.mqtt_secret = os.environ.get("KOTODIAN_MQTT_SECRET") or _mqtt_secret(data_dir / "secret")
         config = data_dir / "broker.yaml"
-        # JSON is YAML: the listener, anonymous clients, and no logging or $SYS plugins.
+        # JSON is YAML: the listener and our login and topic checks; no logging or $SYS plugins.
         config.write_text(json.dumps({
             "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}", "max_connections": 0}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            "plugins": {
+                "kotodian.amqttplugins.KotodianAuthPlugin": {},
+                "kotodian.amqttplugins.KotodianTopicPlugin": {
+                    "topic_prefix": os.environ.get("KOTODIAN_TOPIC_PREFIX", "")},
+            },
         }))
         log_file = data_dir / "broker.log"
+        # The plugins are ours: the broker imports them from this tree (they need no Django).
+        env = {**os.environ, "KOTODIAN_MQTT_SECRET": self.mqtt_secret,
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(BASE_DIR), os.environ.get("PYTHONPATH")]))}
         with open(log_file, "ab") as log_out:
             self._mqtt = subprocess.Popen(
                 [str(_broker_binary()), "-c", str(config)],
-                stdin=subprocess.DEVNULL, stdout=log_out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, stdout=log_out, stderr=subprocess.STDOUT, env=env,
                 start_new_session=True,  # Ctrl-C goes to the supervisor, which stops us
             )
         self._owned.append("mqtt")
@@ -216,8 +227,21 @@ class LocalServices:
         self._owned.clear()
 
     def environ(self) -> dict[str, str]:
-        urls = {"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url, "MQTT_URL": self.mqtt_url}
+        urls = {"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url, "MQTT_URL": self.mqtt_url,
+                "KOTODIAN_MQTT_SECRET": self.mqtt_secret}
         return {name: url for name, url in urls.items() if url}
+
+
+def _mqtt_secret(path: Path) -> str:
+    """The private broker's secret, made once and kept: the credentials handed to boxes derive from
+    it, so they must outlive a restart."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        secret = secrets.token_hex(32)
+        path.touch(mode=0o600)
+        path.write_text(secret)
+        return secret
 
 
 def _socket_dir_of(uri: str) -> str:

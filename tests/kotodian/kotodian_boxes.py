@@ -23,12 +23,22 @@ def broker_address() -> tuple[str, int]:
     return found["hostname"], found["port"]
 
 
+def system_login() -> tuple[str, str]:
+    """The account of MQTT_URL (the system's): a test box that is not about access control logs in
+    with it, so it may use any topic."""
+    from kotodian.topics import broker
+
+    found = broker()
+    return found["username"], found["password"]
+
+
 class KotodianBox:
     """A Kotodian box on the broker: publishes requests on its uplink topics and collects what the
     system publishes on its downlink topics, replies by sequenceId. ``answers``: messageId -> the
     Conf it answers a request of the system's with (the requests are kept in ``requests`` either way)."""
 
-    def __init__(self, code: str, client_id: str | None = None, answers: dict | None = None):
+    def __init__(self, code: str, client_id: str | None = None, answers: dict | None = None,
+                 login: tuple[str, str] | None = None):
         self.code = code
         self.client_id = client_id or f"KT100-{code}"
         self.answers = answers or {}
@@ -40,6 +50,7 @@ class KotodianBox:
         self.client.on_message = self.on_message
         subscribed = threading.Event()
         self.client.on_subscribe = lambda *args: subscribed.set()
+        self.client.username_pw_set(*(login or system_login()))
         host, port = broker_address()
         self.client.connect(host, port)
         self.client.loop_start()
