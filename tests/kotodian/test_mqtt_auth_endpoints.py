@@ -96,3 +96,18 @@ def test_emqx_authz_refuses_an_unknown_action_naming_it(client):
     answer = post_json(client, "/mqtt/emqx/authz",
                        {"username": BOX.username, "clientid": "c", "action": "all", "topic": "/U/C/KT-HTTP-1"})
     assert (answer.status_code, answer.json()["field"]) == (400, "action")
+
+
+def test_the_command_prints_the_registration_account_and_a_box_s_credentials(make_box):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    make_box("KT-CMD-1")
+    out = StringIO()
+    call_command("kotodianmqtt", "KT-CMD-1", stdout=out)
+    registration, box = registration_credentials(), box_credentials("KT-CMD-1")
+    assert out.getvalue().splitlines() == [f"registration\t{registration.username}\t{registration.password}",
+                                           f"KT-CMD-1\t{box.username}\t{box.password}"]
+    with pytest.raises(CommandError, match="no charge box"):
+        call_command("kotodianmqtt", "NOBODY", stdout=StringIO())
