@@ -177,26 +177,9 @@ class LocalServices:
         data_dir.mkdir(exist_ok=True)
         port = _free_port()
         self.mqtt_secret = os.environ.get("KOTODIAN_MQTT_SECRET") or _mqtt_secret(data_dir / "secret")
-        config = data_dir / "broker.yaml"
-        # JSON is YAML: the listener and our login and topic checks; no logging or $SYS plugins.
-        config.write_text(json.dumps({
-            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}", "max_connections": 0}},
-            "plugins": {
-                "kotodian.amqttplugins.KotodianAuthPlugin": {},
-                "kotodian.amqttplugins.KotodianTopicPlugin": {
-                    "topic_prefix": os.environ.get("KOTODIAN_TOPIC_PREFIX", "")},
-            },
-        }))
         log_file = data_dir / "broker.log"
-        # The plugins are ours: the broker imports them from this tree (they need no Django).
-        env = {**os.environ, "KOTODIAN_MQTT_SECRET": self.mqtt_secret,
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(BASE_DIR), os.environ.get("PYTHONPATH")]))}
         with open(log_file, "ab") as log_out:
-            self._mqtt = subprocess.Popen(
-                [str(_broker_binary()), "-c", str(config)],
-                stdin=subprocess.DEVNULL, stdout=log_out, stderr=subprocess.STDOUT, env=env,
-                start_new_session=True,  # Ctrl-C goes to the supervisor, which stops us
-            )
+            self._mqtt = start_broker(port, data_dir, self.mqtt_secret, stdout=log_out)
         self._owned.append("mqtt")
         self.mqtt_url = f"mqtt://127.0.0.1:{port}"
         _wait_for_port(port, self._mqtt, "the MQTT broker", log_file)
@@ -230,6 +213,27 @@ class LocalServices:
         urls = {"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url, "MQTT_URL": self.mqtt_url,
                 "KOTODIAN_MQTT_SECRET": self.mqtt_secret}
         return {name: url for name, url in urls.items() if url}
+
+
+def start_broker(port: int, directory: Path, secret: str, **popen) -> subprocess.Popen:
+    """amqtt on 127.0.0.1:port with our login and topic checks (kotodian.amqttplugins), its
+    configuration written in ``directory``."""
+    config = directory / "broker.yaml"
+    # JSON is YAML: the listener and our login and topic checks; no logging or $SYS plugins.
+    config.write_text(json.dumps({
+        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}", "max_connections": 0}},
+        "plugins": {
+            "kotodian.amqttplugins.KotodianAuthPlugin": {},
+            "kotodian.amqttplugins.KotodianTopicPlugin": {"topic_prefix": os.environ.get("KOTODIAN_TOPIC_PREFIX", "")},
+        },
+    }))
+    # The plugins are ours: the broker imports them from this tree (they need no Django).
+    env = {**os.environ, "KOTODIAN_MQTT_SECRET": secret,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(BASE_DIR), os.environ.get("PYTHONPATH")]))}
+    return subprocess.Popen(
+        [str(_broker_binary()), "-c", str(config)], stdin=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env,
+        start_new_session=True,  # Ctrl-C goes to the supervisor, which stops us
+        **popen)
 
 
 def _mqtt_secret(path: Path) -> str:
