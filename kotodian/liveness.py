@@ -8,6 +8,7 @@ must not SCAN the keyspace."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 
@@ -43,11 +44,13 @@ async def bridge_connected(client_id: str) -> None:
 
 def bridges_connected() -> int:
     """How many bridges hold an unexpired claim (the expired ones are removed on the way)."""
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
-    try:
-        pipe = client.pipeline()
-        pipe.zremrangebyscore(BRIDGES_KEY, "-inf", time.time())
-        pipe.zcard(BRIDGES_KEY)
-        return int(pipe.execute()[1])
-    finally:
-        client.close()
+    pipe = _sync_client(settings.REDIS_URL).pipeline()
+    pipe.zremrangebyscore(BRIDGES_KEY, "-inf", time.time())
+    pipe.zcard(BRIDGES_KEY)
+    return int(pipe.execute()[1])
+
+
+@functools.cache
+def _sync_client(url: str) -> redis.Redis:
+    """One client (its pool of connections) per process, not a connection per health check."""
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
