@@ -75,7 +75,8 @@ def broker() -> dict:
     else:
         # No user in the URL: the system's own account (kotodian.credentials), which the private
         # broker and our HTTP auth endpoint for external brokers know.
-        username, password = system_credentials().username, system_credentials().password
+        system = system_credentials()
+        username, password = system.username, system.password
     return {"hostname": url.hostname or "127.0.0.1", "port": url.port or 1883, "username": username,
             "password": password}
 
