@@ -44,3 +44,13 @@ def test_the_status_page_shows_charging_info_live_and_the_frames_as_json(booted,
     # The journal's frames, one field a line.
     assert '<pre class="frame">{\n  &quot;message&quot;: &quot;ID_StartTransactionReq&quot;,' in page
     assert "&quot;recordId&quot;: &quot;R-LIVE&quot;" in page
+
+
+def test_the_status_search_shows_and_filters_by_protocol(booted, make_box, admin_client):
+    row, _ = booted
+    make_box(f"OCPP-{row.serial}")
+    everything = admin_client.get("/boxes/", {"q": row.serial}).content.decode()
+    assert "<th>Protocol</th>" in everything and "<td>Kotodian MQTT</td>" in everything
+    assert f"OCPP-{row.serial}" in everything
+    kotodian_only = admin_client.get("/boxes/", {"q": row.serial, "protocol": "kotodian"}).content.decode()
+    assert f">{row.serial}</a>" in kotodian_only and f"OCPP-{row.serial}" not in kotodian_only
