@@ -24,7 +24,8 @@ class BoxOut(serializers.ModelSerializer):
 
     class Meta:
         model = ChargeBox
-        fields = ["serial", "online", "lastSeen", "firmwareVersion", "connectors"]
+        # protocol: "ocpp1.6", "evchong" or "kotodian" (chargers.choices.Protocol); "" before the first boot.
+        fields = ["serial", "online", "lastSeen", "firmwareVersion", "protocol", "connectors"]
 
 
 class BoxView(RetrieveAPIView):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -100,6 +101,7 @@ class LocalServices:
     database_url: str = ""
     redis_url: str = ""
     mqtt_url: str = ""
+    mqtt_secret: str = ""
     # Which of SERVICE_URLS to start; the others are given by the environment.
     wanted: tuple[str, ...] = tuple(SERVICE_URLS)
     _pg: object = None
@@ -112,7 +114,7 @@ class LocalServices:
         state = read_state(self.var_dir) or {}
         # Already up (another `make run`, or a crash left them): share, do not own.
         self.database_url, self.redis_url = state.get("database_url", ""), state.get("redis_url", "")
-        self.mqtt_url = state.get("mqtt_url", "")
+        self.mqtt_url, self.mqtt_secret = state.get("mqtt_url", ""), state.get("mqtt_secret", "")
         if "postgres" in self.wanted and not self.database_url:
             state["postgres_pid"] = self._start_postgres()
             state["database_url"] = self.database_url
@@ -121,7 +123,7 @@ class LocalServices:
             state["redis_url"] = self.redis_url
         if "mqtt" in self.wanted and not self.mqtt_url:
             state["mqtt_pid"] = self._start_mqtt()
-            state["mqtt_url"] = self.mqtt_url
+            state["mqtt_url"], state["mqtt_secret"] = self.mqtt_url, self.mqtt_secret
         if self._owned:
             (self.var_dir / STATE_FILE).write_text(json.dumps(state, indent=2))
         return self
@@ -174,23 +176,15 @@ class LocalServices:
         raise RuntimeError(f"redis did not start; see {data_dir / 'redis.log'}")
 
     def _start_mqtt(self) -> int:
-        """amqtt on a free port of 127.0.0.1, anonymous: only processes of this machine reach it."""
+        """amqtt on a free port of 127.0.0.1 that lets in only the system and boxes with their
+        credentials, each on its own topics (kotodian.amqttplugins, docs/adr/0021)."""
         data_dir = self.var_dir / "mqtt"
         data_dir.mkdir(exist_ok=True)
         port = _free_port()
-        config = data_dir / "broker.yaml"
-        # JSON is YAML: the listener, anonymous clients, and no logging or $SYS plugins.
-        config.write_text(json.dumps({
-            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}", "max_connections": 0}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
-        }))
+        self.mqtt_secret = os.environ.get("KOTODIAN_MQTT_SECRET") or _mqtt_secret(data_dir / "secret")
         log_file = data_dir / "broker.log"
         with open(log_file, "ab") as log_out:
-            self._mqtt = subprocess.Popen(
-                [str(_broker_binary()), "-c", str(config)],
-                stdin=subprocess.DEVNULL, stdout=log_out, stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C goes to the supervisor, which stops us
-            )
+            self._mqtt = start_broker(port, data_dir, self.mqtt_secret, stdout=log_out)
         self._owned.append("mqtt")
         self.mqtt_url = f"mqtt://127.0.0.1:{port}"
         _wait_for_port(port, self._mqtt, "the MQTT broker", log_file)
@@ -240,8 +234,42 @@ class LocalServices:
         self._pg.ensure_postgres_running()
 
     def environ(self) -> dict[str, str]:
-        urls = {"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url, "MQTT_URL": self.mqtt_url}
+        urls = {"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url, "MQTT_URL": self.mqtt_url,
+                "KOTODIAN_MQTT_SECRET": self.mqtt_secret}
         return {name: url for name, url in urls.items() if url}
+
+
+def start_broker(port: int, directory: Path, secret: str, **popen) -> subprocess.Popen:
+    """amqtt on 127.0.0.1:port with our login and topic checks (kotodian.amqttplugins), its
+    configuration written in ``directory``."""
+    config = directory / "broker.yaml"
+    # JSON is YAML: the listener and our login and topic checks; no logging or $SYS plugins.
+    config.write_text(json.dumps({
+        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}", "max_connections": 0}},
+        "plugins": {
+            "kotodian.amqttplugins.KotodianAuthPlugin": {},
+            "kotodian.amqttplugins.KotodianTopicPlugin": {"topic_prefix": os.environ.get("KOTODIAN_TOPIC_PREFIX", "")},
+        },
+    }))
+    # The plugins are ours: the broker imports them from this tree (they need no Django).
+    env = {**os.environ, "KOTODIAN_MQTT_SECRET": secret,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(BASE_DIR), os.environ.get("PYTHONPATH")]))}
+    return subprocess.Popen(
+        [str(_broker_binary()), "-c", str(config)], stdin=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env,
+        start_new_session=True,  # Ctrl-C goes to the supervisor, which stops us
+        **popen)
+
+
+def _mqtt_secret(path: Path) -> str:
+    """The private broker's secret, made once and kept: the credentials handed to boxes derive from
+    it, so they must outlive a restart."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        secret = secrets.token_hex(32)
+        path.touch(mode=0o600)
+        path.write_text(secret)
+        return secret
 
 
 def _socket_dir_of(uri: str) -> str:

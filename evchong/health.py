@@ -7,11 +7,12 @@ from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from chargers.models import ChargeBox
+from kotodian.liveness import bridges_connected
 from transactions.models import Transaction
 
 
 def healthz(request):
-    """Liveness and readiness: the database and Redis answer."""
+    """Liveness and readiness: the database and Redis answer; and whether the MQTT edge is up."""
     from django.core.cache import cache
 
     checks = {}
@@ -27,7 +28,18 @@ def healthz(request):
     except Exception as exc:
         checks["redis"] = f"error: {exc}"
     healthy = all(v == "ok" for v in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)
+    return JsonResponse({"status": "ok" if healthy else "error", **checks, "mqtt": mqtt_edge()},
+                        status=200 if healthy else 503)
+
+
+def mqtt_edge() -> str:
+    """The Kotodian edge, reported but never failing the check: OCPP and EVCHONG boxes are served
+    whatever the broker does, so a load balancer must not take this server out for it."""
+    try:
+        bridges = bridges_connected()
+    except Exception as exc:
+        return f"degraded: {exc}"
+    return "ok" if bridges else "degraded: no Kotodian bridge connected to the broker"
 
 
 def supervisor_state() -> dict:

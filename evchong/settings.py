@@ -1,5 +1,6 @@
 """Settings from the environment (12-factor). Every knob an operator may turn is listed in README.md."""
 
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -221,6 +222,13 @@ KOTODIAN_BATCH = env_int("KOTODIAN_BATCH", 200)
 # Several bridges share the uplink topics through an MQTT 5 shared subscription ($share/GROUP/...)
 # when this names the group (the broker must support it); empty: one bridge takes every message.
 KOTODIAN_SHARED_GROUP = os.environ.get("KOTODIAN_SHARED_GROUP", "")
+# The key every MQTT password derives from (kotodian.mqttaccess, docs/adr/0021): the system's, the
+# registration account's and each box's. Comma-separated while one is rotated out, newest first. The
+# private broker of `make run` makes one and keeps it under var/mqtt/; otherwise one derived from
+# SECRET_KEY (so set it explicitly when the broker or another deployment must share it).
+KOTODIAN_MQTT_SECRETS = [secret for secret in (
+    os.environ.get("KOTODIAN_MQTT_SECRET") or _local.get("mqtt_secret")
+    or hashlib.sha256(f"evchong.kotodian.mqtt\0{SECRET_KEY}".encode()).hexdigest()).split(",") if secret]
 # Put before every Kotodian topic ("/U/R/+" becomes PREFIX + "/U/R/+"), for a broker shared with others.
 KOTODIAN_TOPIC_PREFIX = os.environ.get("KOTODIAN_TOPIC_PREFIX", "")
 # A Kotodian box keeps connected_node (commands go to it) while seen within this many heartbeat intervals.

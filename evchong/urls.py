@@ -14,6 +14,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", health.metrics, name="metrics"),
+    # Logins and topic checks for an external MQTT broker (kotodian.views).
+    path("mqtt/", include("kotodian.urls")),
     path("", include("status.urls")),
 ]
 

@@ -29,6 +29,7 @@ from inbound.pipeline import box_mark_read
 from kotodian import codec, topics
 from kotodian.edge import EDGE, writers
 from kotodian.errors import CodecError
+from kotodian.liveness import bridge_connected
 from kotodian.messages import action_name
 from kotodian.presence import SWEEP_SECONDS, boxes_silent_release
 from kotodian.proto import charger_pb2 as pb
@@ -84,12 +85,14 @@ class Bridge:
     async def serve(self) -> None:
         # A persistent session (clean_session False) under a fixed id would keep QoS 2 messages for
         # us while we reconnect; a fresh id per process is what lets several bridges run side by side.
-        async with aiomqtt.Client(**topics.broker(), identifier=topics.client_id("bridge"), clean_session=True,
+        identifier = topics.client_id("bridge")
+        async with aiomqtt.Client(**topics.broker(), identifier=identifier, clean_session=True,
                                   keepalive=30) as client:
             self.client = client
             for topic, qos in topics.subscriptions():
                 await client.subscribe(topic, qos=qos)
             log.info("Kotodian bridge: subscribed at %s", settings.MQTT_URL)
+            connected = asyncio.create_task(bridge_connected(identifier))
             try:
                 async for mqtt_message in client.messages:
                     await self.in_flight.acquire()
@@ -98,6 +101,7 @@ class Bridge:
                     task.add_done_callback(self.done)
             finally:
                 self.client = None
+                connected.cancel()
 
     def done(self, task: asyncio.Task) -> None:
         self.tasks.discard(task)

@@ -31,6 +31,7 @@ from core.errors import DomainError, UnknownChargeBox
 from firmware.choices import DiagnosticsStatus, FirmwareStatus
 from firmware.services import diagnostics_status_record, firmware_status_record
 from inbound.edge import Handler
+from kotodian.credentials import box_credentials
 from kotodian.names import CONNECTOR_STATES, MEASURANDS, STOP_REASONS
 from kotodian.proto import charger_pb2 as pb
 from transactions.choices import Location, Reason
@@ -154,13 +155,16 @@ def id_token_out(id_tag: str, info: IdTagInfo) -> pb.IdToken:
 @handles("DeviceRegistration", known_box_only=False, accepted_only=False)
 def device_registration(box: ChargeBox | None, req: pb.DeviceRegistrationReq) -> pb.DeviceRegistrationConf:
     """DESIGN 3: the serial given to ``addbox``; a box added with a password must present it as its
-    registrationCode. Its deviceCode is its serial: the same at every registration."""
+    registrationCode. Its deviceCode is its serial: the same at every registration; so are the MQTT
+    credentials it is given (kotodian.credentials: derived, not stored; docs/adr/0021)."""
     box = required_box(box, req.serialNumber)
     if box.requires_auth and not box.check_password(req.registrationCode):
         raise DomainError("wrong registration code", field="registrationCode")
     if box.registration_status == RegistrationStatus.ACCEPTED:  # the boot will say whether it is not
         box_connected(box=box, protocol=Protocol.KOTODIAN, node=NODE)
-    return pb.DeviceRegistrationConf(status=0, deviceCode=box.serial)
+    mqtt = box_credentials(box.serial)
+    return pb.DeviceRegistrationConf(status=0, deviceCode=box.serial, mqttUsername=mqtt.username,
+                                     mqttPassword=mqtt.password)
 
 
 @handles("BootNotification", accepted_only=False, rewrites_box=True)

@@ -19,6 +19,8 @@ from urllib.parse import unquote, urlsplit
 import orjson
 from django.conf import settings
 
+from kotodian.credentials import system_credentials
+
 REGISTRATION, COMMAND, TELEMETRY = "R", "C", "M"
 QOS = {REGISTRATION: 2, COMMAND: 2, TELEMETRY: 0}
 
@@ -68,12 +70,15 @@ def broker() -> dict:
     url = urlsplit(settings.MQTT_URL)
     if url.scheme not in ("mqtt", "tcp"):
         raise ValueError(f"MQTT_URL must be mqtt://[user:password@]host:port, not {settings.MQTT_URL!r}")
-    return {
-        "hostname": url.hostname or "127.0.0.1",
-        "port": url.port or 1883,
-        "username": unquote(url.username) if url.username else None,
-        "password": unquote(url.password) if url.password else None,
-    }
+    if url.username:
+        username, password = unquote(url.username), unquote(url.password) if url.password else None
+    else:
+        # No user in the URL: the system's own account (kotodian.credentials), which the private
+        # broker and our HTTP auth endpoint for external brokers know.
+        system = system_credentials()
+        username, password = system.username, system.password
+    return {"hostname": url.hostname or "127.0.0.1", "port": url.port or 1883, "username": username,
+            "password": password}
 
 
 def client_id(role: str) -> str:

@@ -27,6 +27,8 @@ JOURNAL_FRAMES = 50
 FAILED_COMMAND_STATES = [CommandState.FAILED, CommandState.TIMED_OUT, CommandState.REJECTED]
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
+# How far back a reading that names no session still counts as the session's live value.
+LIVE_WINDOW = timedelta(minutes=10)
 
 
 def online_q(now: datetime | None = None) -> Q:
@@ -52,10 +54,11 @@ class SessionNow:
     currency: str = ""
 
 
-def _latest(transaction: Transaction, measurand: str) -> float | None:
-    """The newest reading of ``measurand``; per-phase readings taken at that moment are added up."""
+def _newest(values, measurand: str) -> tuple[datetime, float] | None:
+    """The newest reading of ``measurand`` among ``values``, with its time; per-phase readings taken
+    at that moment are added up."""
     rows = list(
-        MeterValue.objects.filter(transaction=transaction, measurand=measurand, value__isnull=False)
+        values.filter(measurand=measurand, value__isnull=False)
         .order_by("-timestamp")
         .values_list("timestamp", "phase", "value")[:6]
     )
@@ -64,10 +67,24 @@ def _latest(transaction: Transaction, measurand: str) -> float | None:
     newest = [(phase, value) for at, phase, value in rows if at == rows[0][0]]
     unphased = [value for phase, value in newest if not phase]
     if unphased:
-        return unphased[0]
+        return rows[0][0], unphased[0]
     # L1-N and L1 both mean phase 1: count each phase once.
     by_phase = {phase[:2]: value for phase, value in newest}
-    return sum(by_phase.values())
+    return rows[0][0], sum(by_phase.values())
+
+
+def _latest(transaction: Transaction, measurand: str) -> float | None:
+    """The newest reading of ``measurand`` for a session in progress, whichever protocol reported it:
+    the values that name the session, or, when newer, the connector's values that name none (a
+    Kotodian ChargingInfo carries the box's record number, not our session). Those are read only
+    from the last LIVE_WINDOW, so that the scan of the (box, connector, timestamp) index stays short."""
+    linked = _newest(MeterValue.objects.filter(transaction=transaction), measurand)
+    since = max(transaction.started_at, timezone.now() - LIVE_WINDOW)
+    unlinked = _newest(MeterValue.objects.filter(
+        box_id=transaction.box_id, connector_id=transaction.connector.connector_id, timestamp__gte=since,
+        transaction__isnull=True), measurand)
+    found = max(filter(None, [linked, unlinked]), key=lambda reading: reading[0], default=None)
+    return found[1] if found else None
 
 
 def session_now(transaction: Transaction) -> SessionNow:

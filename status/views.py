@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import conditional_page
 
-from chargers.choices import ChargePointStatus
+from chargers.choices import ChargePointStatus, Protocol
 from chargers.models import ChargeBox, Connector
 from status import queries
 
@@ -70,9 +70,13 @@ def box_search(request):
         boxes = boxes.filter(Q(serial__icontains=q) | Q(station__code__icontains=q) | Q(station__name__icontains=q))
     if state in STATE_FILTERS:
         boxes = boxes.filter(STATE_FILTERS[state]())
+    protocol = request.GET.get("protocol", "")
+    if protocol in Protocol.values:
+        boxes = boxes.filter(protocol=protocol)
     found = list(boxes[: SEARCH_LIMIT + 1])
     return render(request, "status/box_search.html", {
         "q": q, "state": state, "states": list(STATE_FILTERS), "boxes": found[:SEARCH_LIMIT],
+        "protocol": protocol, "protocols": Protocol.choices,
         "more": len(found) > SEARCH_LIMIT, "limit": SEARCH_LIMIT,
     })
 

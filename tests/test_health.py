@@ -5,7 +5,10 @@ import pytest
 def test_healthz_reports_database_and_redis(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    body = response.json()
+    # The MQTT edge is reported beside (tests/kotodian/test_bridge_health.py) and never fails the check.
+    assert body.pop("mqtt") in ("ok", "degraded: no Kotodian bridge connected to the broker")
+    assert body == {"status": "ok", "database": "ok", "redis": "ok"}
 
 
 @pytest.mark.django_db

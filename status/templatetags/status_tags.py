@@ -31,3 +31,14 @@ def dashboard_tiles():
 @register.filter
 def as_json(value) -> str:
     return "–" if value is None else json.dumps(value, ensure_ascii=False)
+
+
+@register.filter
+def readable_json(text: str) -> str:
+    """A journaled frame laid out to be read: Kotodian frames are binary APDUs, journaled as the JSON
+    of their decoding (kotodian.edge), one long line; the other protocols' frames are their own
+    text, shown as they came. Text that is no JSON (a frame that did not parse) stays as it is."""
+    try:
+        return json.dumps(json.loads(text), ensure_ascii=False, indent=2)
+    except ValueError:
+        return text

@@ -46,8 +46,10 @@ def test_read_api_shapes(transactional_db, make_box, make_tag, ocpp_base, http, 
                                                   {"value": "300", "measurand": "Temperature", "unit": "K",
                                                    "location": "Body"}]}]))
         code, state = http.get_json("/api/v1/boxes/RD-1", api_token)
-        assert code == 200 and set(state) == {"serial", "online", "lastSeen", "firmwareVersion", "connectors"}
+        assert code == 200 and set(state) == {"serial", "online", "lastSeen", "firmwareVersion", "protocol",
+                                              "connectors"}
         assert (state["serial"], state["online"], state["firmwareVersion"]) == ("RD-1", True, "9.9")
+        assert state["protocol"] == "ocpp1.6"
         assert state["lastSeen"]
         assert all(set(c) == {"connectorId", "status", "errorCode", "vendorErrorCode"} for c in state["connectors"])
         assert {"connectorId": 1, "status": "Charging", "errorCode": "OtherError",

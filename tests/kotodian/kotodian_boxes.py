@@ -23,13 +23,25 @@ def broker_address() -> tuple[str, int]:
     return found["hostname"], found["port"]
 
 
+def system_login() -> tuple[str, str]:
+    """The account of MQTT_URL (the system's): a test box that is not about access control logs in
+    with it, so it may use any topic."""
+    from kotodian.topics import broker
+
+    found = broker()
+    return found["username"], found["password"]
+
+
 class KotodianBox:
     """A Kotodian box on the broker: publishes requests on its uplink topics and collects what the
     system publishes on its downlink topics, replies by sequenceId. ``answers``: messageId -> the
     Conf it answers a request of the system's with (the requests are kept in ``requests`` either way)."""
 
-    def __init__(self, code: str, client_id: str | None = None, answers: dict | None = None):
+    def __init__(self, code: str, client_id: str | None = None, answers: dict | None = None,
+                 login: tuple[str, str] | None = None, prefix: str = "", address: tuple[str, int] | None = None):
         self.code = code
+        self.prefix = prefix
+        self.answered: dict[int, int] = {}  # sequenceId -> how many answers came
         self.client_id = client_id or f"KT100-{code}"
         self.answers = answers or {}
         self.requests: queue.Queue = queue.Queue()
@@ -40,10 +52,12 @@ class KotodianBox:
         self.client.on_message = self.on_message
         subscribed = threading.Event()
         self.client.on_subscribe = lambda *args: subscribed.set()
-        host, port = broker_address()
+        self.client.username_pw_set(*(login or system_login()))
+        host, port = address or broker_address()
         self.client.connect(host, port)
         self.client.loop_start()
-        self.client.subscribe([(f"/D/R/{self.client_id}", 2), (f"/D/C/{code}", 2), (f"/D/M/{code}", 0)])
+        self.client.subscribe([(f"{prefix}/D/R/{self.client_id}", 2), (f"{prefix}/D/C/{code}", 2),
+                               (f"{prefix}/D/M/{code}", 0)])
         assert subscribed.wait(10), "the box's subscription was not acknowledged"
 
     def on_message(self, client, userdata, message) -> None:
@@ -56,11 +70,12 @@ class KotodianBox:
             self.requests.put(apdu)
             conf = self.answers.get(apdu.message_id)
             if conf is not None:
-                self.client.publish(f"/U/C/{self.code}", codec.encode_reply(apdu, conf), qos=2)
+                self.client.publish(f"{self.prefix}/U/C/{self.code}", codec.encode_reply(apdu, conf), qos=2)
             return
         sequence_id = apdu.sequence_id if apdu is not None else -1
         with self.received:
             self.replies[sequence_id] = (message.topic, payload)
+            self.answered[sequence_id] = self.answered.get(sequence_id, 0) + 1
             self.received.notify_all()
 
     def close(self) -> None:
@@ -69,7 +84,7 @@ class KotodianBox:
 
     def publish(self, kind: str, payload: bytes) -> None:
         last = self.client_id if kind == "R" else self.code
-        self.client.publish(f"/U/{kind}/{last}", payload, qos=0 if kind == "M" else 2).wait_for_publish(10)
+        self.client.publish(f"{self.prefix}/U/{kind}/{last}", payload, qos=0 if kind == "M" else 2).wait_for_publish(10)
 
     def send(self, kind: str, message_id: int, message, **options) -> int:
         """Publish a request; its sequenceId."""
@@ -108,9 +123,9 @@ class KotodianBox:
             deviceCode=self.code, ICCID="8986001"))
 
 
-def wait_until_serving(proc: subprocess.Popen, timeout: float = 60) -> None:
+def wait_until_serving(proc: subprocess.Popen, timeout: float = 60, **box_options) -> None:
     """The bridge answers: a probe with an unknown messageId is answered EC_NotSupported, whoever sends it."""
-    probe = KotodianBox(f"PROBE-{uuid.uuid4().hex[:8]}")
+    probe = KotodianBox(f"PROBE-{uuid.uuid4().hex[:8]}", **box_options)
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

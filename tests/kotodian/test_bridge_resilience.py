@@ -1,7 +1,6 @@
 """The bridge never gives up: when its broker goes away it connects again (with back-off) and serves
 as before. A broker of the test's own, so that the session's broker stays up for the others."""
 
-import json
 import os
 import subprocess
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.localservices import BROKER_VENV
+from core import localservices
 from kotodian_boxes import KotodianBox, wait_until_serving
 from kotodian.proto import charger_pb2 as pb
 from servers import free_port, wait_for_port
@@ -19,13 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_broker(port: int, directory: Path) -> subprocess.Popen:
-    config = directory / "broker.yaml"
-    config.write_text(json.dumps({
-        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
-        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
-    }))
-    proc = subprocess.Popen([str(BROKER_VENV / "bin" / "amqtt"), "-c", str(config)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT)
+    """The private broker as `make test` runs it (logins checked), on a port of the test's own."""
+    from django.conf import settings
+
+    proc = localservices.start_broker(port, directory, settings.KOTODIAN_MQTT_SECRETS[0], stdout=subprocess.DEVNULL)
     wait_for_port(port, proc)
     return proc
 
