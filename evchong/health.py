@@ -32,6 +32,12 @@ def healthz(request):
                         status=200 if healthy else 503)
 
 
+def readyz(request):
+    """Readiness for a load balancer: the same checks, named for what Kubernetes and HAProxy ask;
+    503 with the dependency that is down until the database and Redis both answer."""
+    return healthz(request)
+
+
 def mqtt_edge() -> str:
     """The Kotodian edge, reported but never failing the check: OCPP and EVCHONG boxes are served
     whatever the broker does, so a load balancer must not take this server out for it."""

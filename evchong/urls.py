@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),
     # Logins and topic checks for an external MQTT broker (kotodian.views).
     path("mqtt/", include("kotodian.urls")),
