@@ -162,6 +162,15 @@ CHILDREN: list[Child] = []
 RESTARTS_FILE = "supervisor.json"
 
 
+def supervisor_state(var_dir=None) -> dict:
+    """What the supervisor records of its processes ({name: {"restarts", "pid"}}), {} when `make run`
+    is not running: for /metrics and the dashboard."""
+    try:
+        return json.loads(((var_dir or VAR_DIR) / RESTARTS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def record_restarts() -> None:
     """Restarts so far per child, for /metrics (evchong.health) and the admin's dashboard."""
     state = {child.name: {"restarts": child.restarts,

@@ -1,12 +1,10 @@
-import json
-
-from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from chargers.models import ChargeBox
+from core.stack import supervisor_state
 from kotodian.liveness import bridges_connected
 from transactions.models import Transaction
 
@@ -46,14 +44,6 @@ def mqtt_edge() -> str:
     except Exception as exc:
         return f"degraded: {exc}"
     return "ok" if bridges else "degraded: no Kotodian bridge connected to the broker"
-
-
-def supervisor_state() -> dict:
-    """What `make run`'s supervisor (core.stack) records of its processes, {} when it is not running."""
-    try:
-        return json.loads((settings.VAR_DIR / "supervisor.json").read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def metrics(request):

@@ -17,6 +17,7 @@ from django.utils import timezone
 from chargers.choices import ChargePointStatus
 from chargers.models import CONNECTED_PROTOCOLS, Alarm, ChargeBox, Connector, JournalEntry
 from commands.models import Command, CommandState
+from core.stack import supervisor_state
 from firmware.models import FirmwareStatusEvent
 from tariffs.models import SessionCost
 from tariffs.splitter import Cost
@@ -142,6 +143,12 @@ class Dashboard:
     revenue_today: list[tuple[str, Decimal]]  # (currency, sum of the costs of sessions ended today)
     faults: list[Alarm]
     failed_commands: list[Command]
+    # `make run`'s processes started again after a crash, by name (core.stack); empty without it.
+    restarts: dict[str, int]
+
+    @property
+    def restarted(self) -> int:
+        return sum(self.restarts.values())
 
     @property
     def offline(self) -> int:
@@ -183,4 +190,5 @@ def dashboard(now: datetime | None = None) -> Dashboard:
         failed_commands=list(
             Command.objects.filter(state__in=FAILED_COMMAND_STATES).select_related("box").order_by("-id")[:10]
         ),
+        restarts={name: state.get("restarts", 0) for name, state in supervisor_state().items()},
     )

@@ -113,3 +113,16 @@ def test_login_page_logs_in_and_goes_back(client, box, field_engineer):
     target = reverse("status:box", args=["CB-STATUS"])
     response = client.post(reverse("status:login"), {"username": "fred", "password": PASSWORD, "next": target})
     assert response.status_code == 302 and response["Location"] == target
+
+
+def test_dashboard_shows_process_restarts_of_make_run(client, box, field_engineer, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setattr("core.stack.VAR_DIR", tmp_path)
+    login(client, field_engineer)
+    assert client.get(reverse("status:dashboard")).context["dashboard"].restarts == {}
+    (tmp_path / "supervisor.json").write_text(json.dumps({"web-0": {"restarts": 0, "pid": 1},
+                                                          "worker": {"restarts": 3, "pid": 2}}))
+    response = client.get(reverse("status:dashboard"))
+    assert response.context["dashboard"].restarted == 3
+    assert "worker 3" in response.content.decode()
