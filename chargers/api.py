@@ -18,7 +18,7 @@ class ConnectorOut(serializers.ModelSerializer):
 
 class BoxOut(serializers.ModelSerializer):
     online = serializers.BooleanField(source="is_online")
-    lastSeen = serializers.DateTimeField(source="last_seen")
+    lastSeen = serializers.DateTimeField(source="last_seen", allow_null=True)
     firmwareVersion = serializers.CharField(source="firmware_version")
     connectors = ConnectorOut(many=True)
 

@@ -102,6 +102,25 @@ def box_register(*, serial: str) -> ChargeBox:
     return box
 
 
+def box_approve(*, box: ChargeBox) -> bool:
+    """An operator accepts a Pending box; its next BootNotification is answered Accepted. False
+    when the box was not Pending (accepted or rejected meanwhile): a conditional UPDATE, so two
+    operators approving at once do it once."""
+    approved = ChargeBox.objects.filter(pk=box.pk, registration_status=RegistrationStatus.PENDING).update(
+        registration_status=RegistrationStatus.ACCEPTED)
+    if approved:
+        box.registration_status = RegistrationStatus.ACCEPTED
+    return bool(approved)
+
+
+def box_password_set(*, box: ChargeBox, password: str | None) -> None:
+    """The box's credential from now on (DESIGN.md §3: Basic auth with the serial as user name);
+    None: the box need not authenticate."""
+    box.set_password(password)
+    ChargeBox.objects.filter(pk=box.pk).update(password_hash=box.password_hash,
+                                               credential_verifier=box.credential_verifier)
+
+
 def box_touch(*, box: ChargeBox, protocol: str) -> datetime:
     """Any message is a sign of life. One UPDATE, no read, and none at all when ``box`` was seen
     within LAST_SEEN_RESOLUTION over the same protocol: a box sending meter values every second

@@ -22,3 +22,21 @@ def command_permitted(user, action: str, payload: dict) -> str | None:
     if command_allowed(user, action, payload):
         return None
     return f"this user may not send {action}" + (f" ({payload['type']})" if payload.get("type") else "")
+
+
+class HasModelPermission(BasePermission):
+    """The REST API's lists and edits (operations.api): a view names the permission each HTTP
+    method needs in ``required_permissions`` ({"GET": "chargers.view_idtag", ...}). Tokens from
+    `manage.py apitoken` may do everything, as with commands; staff as their role grants
+    (commands.roles: Operations edit the project's apps, Field engineers look)."""
+
+    message = "this user may not do this"
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not (user and user.is_authenticated and user.is_active):
+            return False
+        if may_send_all(user):
+            return True
+        needed = view.required_permissions.get(request.method) or view.required_permissions.get("GET")
+        return user.has_perm(needed)

@@ -3,6 +3,7 @@ from django.urls import path
 from chargers.api import BoxView
 from commands.api import BoxCommandsView, CommandView
 from evchong_api.reverse import REVERSE_VIEWS
+from operations.api.urls import urlpatterns as operations_api
 from tariffs.api import StationTariffView, TariffsView, TariffView
 from transactions.api import BoxTransactionsView, TransactionView
 
@@ -15,6 +16,7 @@ api_v1 = [
     path("tariffs", TariffsView.as_view(), name="api-tariffs"),
     path("tariffs/<str:code>", TariffView.as_view(), name="api-tariff"),
     path("stations/<str:code>/tariff", StationTariffView.as_view(), name="api-station-tariff"),
+    *operations_api,
 ]
 
 reverse_v1 = [path(view.method, view.as_view(), name=f"reverse-{view.method}") for view in REVERSE_VIEWS]

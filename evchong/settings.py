@@ -178,6 +178,11 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "EVCHONG central system API",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # One name for each choice set that several serializers use.
+    "ENUM_NAME_OVERRIDES": {
+        "ConnectorStatusEnum": "chargers.choices.ChargePointStatus",
+        "IdTagStatusEnum": "operations.idtag_import.STORED_STATUSES",
+    },
 }
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
