@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "commands",
     "ocpp16",
     "kotodian",
+    "webhooks",
     "operations",
     "status",
 ]
@@ -189,6 +190,15 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.conso
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "evchong@localhost")
 # Who gets fault e-mails (EVCHONG 2.7): comma-separated addresses.
 OPERATIONS_EMAILS = [a for a in os.environ.get("OPERATIONS_EMAILS", "operations@localhost").split(",") if a]
+
+# Webhooks (docs/webhooks.md).
+# Hosts that endpoints may reach over plain http:// (comma-separated; tests: 127.0.0.1). Else https:// only.
+WEBHOOK_INSECURE_HOSTS = [h for h in os.environ.get("WEBHOOK_INSECURE_HOSTS", "").split(",") if h]
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5)  # per attempt
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 5)  # then 10, 20, 40 ... seconds
+# How long a process trusts its list of the event types that some endpoint wants.
+WEBHOOK_SUBSCRIPTIONS_TTL = env_float("WEBHOOK_SUBSCRIPTIONS_TTL", 2)
 
 # Charge-box behaviour.
 HEARTBEAT_INTERVAL = env_int("HEARTBEAT_INTERVAL", 60)  # seconds, told to boxes at boot

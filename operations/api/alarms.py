@@ -6,33 +6,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.generics import RetrieveAPIView
 
+from chargers.api import AlarmOut
 from chargers.models import Alarm
 from commands.permissions import HasModelPermission
-from operations.api.common import FilteredList, Present, answers, listing
+from operations.api.common import FilteredList, answers, listing
 
 PERMISSIONS = {"GET": "chargers.view_alarm"}
-
-
-class AlarmOut(Present, serializers.ModelSerializer):
-    """A new column of Alarm is one entry here (and one in ``AlarmFilters``/``LOOKUPS`` to filter on it)."""
-
-    box = serializers.CharField(source="box.serial")
-    connectorId = serializers.IntegerField(source="connector_id")
-    transactionId = serializers.IntegerField(source="transaction_id", allow_null=True)
-    errorCode = serializers.CharField(source="error_code")
-    vendorErrorCode = serializers.CharField(source="vendor_error_code")
-    notifyUser = serializers.BooleanField(source="notify_user")
-    notifyOperations = serializers.BooleanField(source="notify_operations")
-    cleared = serializers.DateTimeField(allow_null=True, help_text="null: still open")
-    open = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Alarm
-        fields = ["id", "box", "connectorId", "transactionId", "status", "errorCode", "vendorErrorCode", "info",
-                  "notifyUser", "notifyOperations", "raised", "cleared", "open"]
-
-    def get_open(self, alarm) -> bool:
-        return alarm.cleared is None
 
 
 class AlarmFilters(serializers.Serializer):

@@ -14,7 +14,8 @@ from chargers.choices import Protocol, RegistrationStatus
 from chargers.models import ChargeBox
 from chargers.services import box_approve, box_by_serial, box_password_set
 from commands.permissions import HasModelPermission
-from operations.api.common import FilteredList, Present, answers, listing
+from core.api_answers import Present
+from operations.api.common import FilteredList, answers, listing
 from status.queries import online_q
 
 CHANGE_BOX = {"POST": "chargers.change_chargebox", "PUT": "chargers.change_chargebox"}

@@ -17,17 +17,6 @@ from commands.permissions import HasModelPermission
 from transactions.api import NewestFirst
 
 
-class Present:
-    """An answer's serializer: every field is in every answer (null where it says nullable), so the
-    OpenAPI description lists each as required; model fields with defaults would read optional."""
-
-    def get_fields(self):
-        fields = super().get_fields()
-        for field in fields.values():
-            field.read_only = True
-        return fields
-
-
 class DetailOut(serializers.Serializer):
     detail = serializers.CharField()
 
@@ -71,7 +60,7 @@ class FilteredList(ListAPIView):
 
     permission_classes = [HasModelPermission]
     pagination_class = NewestFirst
-    filters: type[serializers.Serializer]
+    filters: type[serializers.Serializer] | None = None
     lookups: dict[str, str] = {}
     required_permissions: dict[str, str]
 
@@ -79,6 +68,8 @@ class FilteredList(ListAPIView):
         raise NotImplementedError
 
     def filter_values(self) -> dict:
+        if self.filters is None:
+            return {}
         incoming = self.filters(data=self.request.query_params)
         incoming.is_valid(raise_exception=True)
         return incoming.validated_data
@@ -96,10 +87,10 @@ class FilteredList(ListAPIView):
         return self.filtered()
 
 
-def listing(filters: type[serializers.Serializer], out: type[serializers.Serializer], summary: str):
+def listing(filters: type[serializers.Serializer] | None, out: type[serializers.Serializer], summary: str):
     """extend_schema for a FilteredList: its query parameters, its page of ``out``, its errors."""
-    return extend_schema(parameters=[filters], responses=answers({200: out(many=True)}, bad_input=True),
-                         summary=summary)
+    return extend_schema(parameters=[filters] if filters else [],
+                         responses=answers({200: out(many=True)}, bad_input=filters is not None), summary=summary)
 
 
 class CsvRenderer(BaseRenderer):

@@ -17,7 +17,8 @@ from rest_framework.response import Response
 from chargers.choices import AuthorizationStatus
 from chargers.models import IdTag
 from commands.permissions import HasModelPermission
-from operations.api.common import FilteredList, Present, answers, listing
+from core.api_answers import Present
+from operations.api.common import FilteredList, answers, listing
 from operations.idtag_import import COLUMNS, STORED_STATUSES, idtags_import, idtags_save
 
 # The API's names of the import's columns.

@@ -16,7 +16,8 @@ from commands.api import CommandOut
 from commands.edges import CommandInvalid
 from commands.permissions import HasModelPermission, command_permitted
 from commands.services import command_issue, command_validate
-from operations.api.common import FilteredList, Present, answers, listing
+from core.api_answers import Present
+from operations.api.common import FilteredList, answers, listing
 
 PERMISSIONS = {"GET": "chargers.view_reservation"}
 OPEN = [ReservationState.REQUESTED, ReservationState.ACCEPTED]

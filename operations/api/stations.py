@@ -12,7 +12,8 @@ from rest_framework.generics import RetrieveAPIView
 
 from chargers.models import ChargeBox, Station
 from commands.permissions import HasModelPermission
-from operations.api.common import FilteredList, Present, answers, listing
+from core.api_answers import Present
+from operations.api.common import FilteredList, answers, listing
 from tariffs.services import tariff_for
 
 PERMISSIONS = {"GET": "chargers.view_station"}

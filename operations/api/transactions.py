@@ -10,7 +10,8 @@ from rest_framework import serializers
 from rest_framework.generics import GenericAPIView, get_object_or_404
 
 from commands.permissions import HasModelPermission
-from operations.api.common import CsvDownload, FilteredList, Present, answers, listing
+from core.api_answers import Present
+from operations.api.common import CsvDownload, FilteredList, answers, listing
 from operations.exports import METER_VALUE_COLUMNS, SESSION_COLUMNS, csv_response
 from transactions.api import SessionOut
 from transactions.models import MeterValue, Transaction
