@@ -15,7 +15,8 @@ from commands.permissions import HasModelPermission
 from core.api_answers import Present
 from operations.api.common import FilteredList, answers, listing
 from webhooks.models import Delivery, DeliveryState, Endpoint, EventType
-from webhooks.services import deliveries_create, endpoint_url_problem, subscriptions
+from webhooks.addresses import endpoint_url_problem
+from webhooks.services import deliveries_create, subscriptions
 
 PERMISSIONS = {"GET": "webhooks.view_endpoint", "POST": "webhooks.add_endpoint", "PUT": "webhooks.change_endpoint",
                "DELETE": "webhooks.delete_endpoint"}

@@ -4,6 +4,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from webhooks.addresses import endpoint_url_problem
+
 
 class EventType(models.TextChoices):
     SESSION_STARTED = "session.started", "session started"
@@ -44,8 +46,6 @@ class Endpoint(models.Model):
         return self.url
 
     def clean(self):
-        from webhooks.services import endpoint_url_problem
-
         if self.url and (problem := endpoint_url_problem(self.url)):
             raise ValidationError({"url": problem})
 

@@ -15,7 +15,6 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from celery import current_app
 from django.conf import settings
@@ -24,6 +23,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from webhooks.addresses import endpoint_url_problem
 from webhooks.models import Delivery, DeliveryState, Endpoint, EventType
 
 SIGNATURE_HEADER = "X-Evchong-Signature"
@@ -32,20 +32,6 @@ EVENT_HEADER = "X-Evchong-Event"
 DELIVERY_HEADER = "X-Evchong-Delivery"
 # A receiver asking us to slow down or timing out is worth another try; other 4xx are not.
 RETRIED_STATUSES = {408, 425, 429}
-
-
-def endpoint_url_problem(url: str) -> str | None:
-    """Why deliveries may not go to ``url``, or None. HTTPS only: the body names drivers' id tags;
-    plain HTTP only to the hosts WEBHOOK_INSECURE_HOSTS names (127.0.0.1 in tests)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "not a URL"
-    if parts.scheme == "https" and parts.hostname:
-        return None
-    if parts.scheme == "http" and parts.hostname and parts.hostname in settings.WEBHOOK_INSECURE_HOSTS:
-        return None
-    return "an endpoint must be an https:// URL"
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
