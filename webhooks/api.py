@@ -125,7 +125,7 @@ class EndpointView(GenericAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@listing(DeliveryFilters, DeliveryOut, "An endpoint's deliveries, newest first")
+@listing(DeliveryFilters, DeliveryOut, "An endpoint's deliveries, newest first", not_found=True)
 class DeliveriesView(FilteredList):
     serializer_class = DeliveryOut
     filters = DeliveryFilters

@@ -87,10 +87,12 @@ class FilteredList(ListAPIView):
         return self.filtered()
 
 
-def listing(filters: type[serializers.Serializer] | None, out: type[serializers.Serializer], summary: str):
-    """extend_schema for a FilteredList: its query parameters, its page of ``out``, its errors."""
-    return extend_schema(parameters=[filters] if filters else [],
-                         responses=answers({200: out(many=True)}, bad_input=filters is not None), summary=summary)
+def listing(filters: type[serializers.Serializer] | None, out: type[serializers.Serializer], summary: str, *,
+            not_found: bool = False):
+    """extend_schema for a FilteredList: its query parameters, its page of ``out``, its errors
+    (``not_found``: the list belongs to an object in the path, which may not exist)."""
+    return extend_schema(parameters=[filters] if filters else [], summary=summary,
+                         responses=answers({200: out(many=True)}, bad_input=filters is not None, not_found=not_found))
 
 
 class CsvRenderer(BaseRenderer):

@@ -323,3 +323,6 @@ def test_openapi_tells_nullable_fields_and_every_answer(api):
     sessions = schema["paths"]["/api/v1/transactions"]["get"]
     assert {p["name"] for p in sessions["parameters"]} >= {"box", "idTag", "from", "to", "state", "cursor"}
     assert set(sessions["responses"]) == {"200", "400", "401", "403", "503"}
+    deliveries = schema["paths"]["/api/v1/webhooks/{id}/deliveries"]["get"]["responses"]
+    assert set(deliveries) == {"200", "400", "401", "403", "404", "503"}
+    assert components["DeliveryOut"]["properties"]["responseStatus"]["nullable"] is True
