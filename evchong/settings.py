@@ -163,6 +163,7 @@ CELERY_BEAT_SCHEDULE = {
     "command-sweep": {"task": "commands.tasks.sweep_commands", "schedule": 30.0},
     "reservation-expiry": {"task": "chargers.tasks.reservations_sweep", "schedule": 60.0},
     "firmware-update-confirm": {"task": "firmware.tasks.updates_confirm", "schedule": 60.0},
+    "webhook-log-trim": {"task": "webhooks.tasks.deliveries_trim", "schedule": 3600.0},
 }
 
 REST_FRAMEWORK = {
@@ -197,6 +198,8 @@ WEBHOOK_INSECURE_HOSTS = [h for h in os.environ.get("WEBHOOK_INSECURE_HOSTS", ""
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5)  # per attempt
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
 WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 5)  # then 10, 20, 40 ... seconds
+# Days the delivery log keeps a finished delivery.
+WEBHOOK_LOG_DAYS = env_int("WEBHOOK_LOG_DAYS", 30)
 # How long a process trusts its list of the event types that some endpoint wants.
 WEBHOOK_SUBSCRIPTIONS_TTL = env_float("WEBHOOK_SUBSCRIPTIONS_TTL", 2)
 

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
@@ -166,3 +167,10 @@ def delivery_claim(delivery_id: int) -> Delivery | None:
 def retry_delay(attempts: int) -> float:
     """Exponential back-off: base, 2 × base, 4 × base ... after the 1st, 2nd, 3rd failed attempt."""
     return settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
+
+
+def deliveries_trim(*, now=None) -> int:
+    """Delete finished deliveries older than WEBHOOK_LOG_DAYS; pending ones stay until they end."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_LOG_DAYS)
+    deleted, _ = Delivery.objects.filter(created__lt=cutoff).exclude(state=DeliveryState.PENDING).delete()
+    return deleted

@@ -2,7 +2,8 @@ from celery import shared_task
 from django.conf import settings
 
 from webhooks.events import event_data
-from webhooks.services import delivery_claim, delivery_post, delivery_record, deliveries_create, retry_delay
+from webhooks.services import (deliveries_create, deliveries_trim as trim, delivery_claim, delivery_post,
+                               delivery_record, retry_delay)
 
 
 @shared_task
@@ -27,3 +28,9 @@ def delivery_attempt(self, delivery_id: int) -> None:
     delivery_record(delivery_id=delivery_id, attempt=attempt, final=final)
     if not final:
         raise self.retry(countdown=retry_delay(delivery.attempts))
+
+
+@shared_task
+def deliveries_trim() -> int:
+    """The delivery log keeps WEBHOOK_LOG_DAYS of finished deliveries."""
+    return trim()

@@ -118,7 +118,8 @@ class IdTagsView(FilteredList):
             raise ValidationError({"idTag": ["This field is required."]})
         row = _row_of(incoming.validated_data)
         with transaction.atomic():
-            # Locks nothing that exists yet; the unique index decides between two creates racing.
+            # Two creates of one tag racing both pass this check: the later one's fields win, as
+            # two imports' would (idtags_save upserts).
             if IdTag.objects.filter(id_tag=row["id_tag"]).exists():
                 return Response({"detail": f"id tag {row['id_tag']!r} exists"}, status=status.HTTP_409_CONFLICT)
             _save_one(row)

@@ -326,3 +326,9 @@ def test_openapi_tells_nullable_fields_and_every_answer(api):
     deliveries = schema["paths"]["/api/v1/webhooks/{id}/deliveries"]["get"]["responses"]
     assert set(deliveries) == {"200", "400", "401", "403", "404", "503"}
     assert components["DeliveryOut"]["properties"]["responseStatus"]["nullable"] is True
+
+
+def test_a_method_a_list_does_not_offer_is_405_for_staff_too(operations_user, db):
+    client = staff_client(operations_user)
+    assert client.post("/api/v1/alarms", {}, content_type="application/json").status_code == 405
+    assert client.delete("/api/v1/transactions").status_code == 405

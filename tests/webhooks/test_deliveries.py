@@ -3,6 +3,7 @@ back-off, the log, the admin's test event, and where endpoints may point."""
 
 import io
 import socket
+import uuid
 
 import pytest
 from django.core.management import call_command
@@ -102,3 +103,17 @@ def test_field_engineers_may_not_register_endpoints(field_engineer):
     assert client.login(username=field_engineer.username, password=PASSWORD)
     assert client.post("/api/v1/webhooks", {"url": "https://example.com/hook"},
                        content_type="application/json").status_code == 403
+
+
+def test_the_log_keeps_finished_deliveries_for_the_days_set(settings):
+    from datetime import timedelta
+
+    from webhooks.services import deliveries_trim
+
+    settings.WEBHOOK_LOG_DAYS = 30
+    endpoint = Endpoint.objects.create(url="https://example.com/hook")
+    old, young, waiting = (Delivery.objects.create(endpoint=endpoint, event_id=uuid.uuid4(), event_type="test", body="{}",
+                                                   state=state) for state in ("delivered", "failed", "pending"))
+    Delivery.objects.filter(pk__in=[old.pk, waiting.pk]).update(created=timezone.now() - timedelta(days=31))
+    assert deliveries_trim() == 1
+    assert set(Delivery.objects.values_list("pk", flat=True)) == {young.pk, waiting.pk}
