@@ -81,8 +81,10 @@ def event_publish(event: Event) -> None:
     if not subscriptions.wanted(event.type):
         return
     occurred = timezone.now().isoformat()
+    # robust: with Redis away the event is lost (and logged), but the box still gets its answer to
+    # what is already committed; an exception here would reach the inbound pipeline's writer.
     transaction.on_commit(lambda: current_app.send_task(
-        "webhooks.tasks.event_fan_out", args=[event.type, event.data, event.ref, occurred]))
+        "webhooks.tasks.event_fan_out", args=[event.type, event.data, event.ref, occurred]), robust=True)
 
 
 def event_body(*, event_id: uuid.UUID, event_type: str, occurred: str, data: dict) -> str:
