@@ -2,8 +2,9 @@ from django.http import Http404
 from rest_framework import serializers
 from rest_framework.generics import RetrieveAPIView
 
-from chargers.models import ChargeBox, Connector
+from chargers.models import Alarm, ChargeBox, Connector
 from commands.permissions import CanUseCommandApi
+from core.api_answers import Present
 
 
 class ConnectorOut(serializers.ModelSerializer):
@@ -18,7 +19,7 @@ class ConnectorOut(serializers.ModelSerializer):
 
 class BoxOut(serializers.ModelSerializer):
     online = serializers.BooleanField(source="is_online")
-    lastSeen = serializers.DateTimeField(source="last_seen")
+    lastSeen = serializers.DateTimeField(source="last_seen", allow_null=True)
     firmwareVersion = serializers.CharField(source="firmware_version")
     connectors = ConnectorOut(many=True)
 
@@ -41,3 +42,25 @@ class BoxView(RetrieveAPIView):
         if "\x00" in self.kwargs["serial"]:
             raise Http404("no such charge box")
         return super().get_object()
+
+
+class AlarmOut(Present, serializers.ModelSerializer):
+    """A new column of Alarm is one entry here (and one in operations.api.alarms to filter on it)."""
+
+    box = serializers.CharField(source="box.serial")
+    connectorId = serializers.IntegerField(source="connector_id")
+    transactionId = serializers.IntegerField(source="transaction_id", allow_null=True)
+    errorCode = serializers.CharField(source="error_code")
+    vendorErrorCode = serializers.CharField(source="vendor_error_code")
+    notifyUser = serializers.BooleanField(source="notify_user")
+    notifyOperations = serializers.BooleanField(source="notify_operations")
+    cleared = serializers.DateTimeField(allow_null=True, help_text="null: still open")
+    open = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Alarm
+        fields = ["id", "box", "connectorId", "transactionId", "status", "errorCode", "vendorErrorCode", "info",
+                  "notifyUser", "notifyOperations", "raised", "cleared", "open"]
+
+    def get_open(self, alarm) -> bool:
+        return alarm.cleared is None

@@ -18,6 +18,7 @@ from chargers.choices import (
     RegistrationStatus,
 )
 from chargers.models import Alarm, ChargeBox, Connector, IdTag, JournalEntry, Station
+from chargers.signals import alarm_cleared, alarm_raised, box_offline, box_online, idtag_unknown
 from core.errors import ChargeBoxNotAccepted, DomainError, UnknownChargeBox
 
 # Connector ids are stored as PostgreSQL integers.
@@ -102,6 +103,25 @@ def box_register(*, serial: str) -> ChargeBox:
     return box
 
 
+def box_approve(*, box: ChargeBox) -> bool:
+    """An operator accepts a Pending box; its next BootNotification is answered Accepted. False
+    when the box was not Pending (accepted or rejected meanwhile): a conditional UPDATE, so two
+    operators approving at once do it once."""
+    approved = ChargeBox.objects.filter(pk=box.pk, registration_status=RegistrationStatus.PENDING).update(
+        registration_status=RegistrationStatus.ACCEPTED)
+    if approved:
+        box.registration_status = RegistrationStatus.ACCEPTED
+    return bool(approved)
+
+
+def box_password_set(*, box: ChargeBox, password: str | None) -> None:
+    """The box's credential from now on (DESIGN.md §3: Basic auth with the serial as user name);
+    None: the box need not authenticate."""
+    box.set_password(password)
+    ChargeBox.objects.filter(pk=box.pk).update(password_hash=box.password_hash,
+                                               credential_verifier=box.credential_verifier)
+
+
 def box_touch(*, box: ChargeBox, protocol: str) -> datetime:
     """Any message is a sign of life. One UPDATE, no read, and none at all when ``box`` was seen
     within LAST_SEEN_RESOLUTION over the same protocol: a box sending meter values every second
@@ -137,13 +157,19 @@ def box_connected(*, box: ChargeBox, protocol: str, node: str) -> str:
             " WHERE b.id = old.id RETURNING old.connected_node", [now, protocol, node, box.pk])
         replaced = cursor.fetchone()
     box.last_seen, box.protocol, box.connected_node = now, protocol, node
-    return replaced[0] if replaced else ""
+    replaced = replaced[0] if replaced else ""
+    if not replaced:
+        box_online.send(sender=ChargeBox, box=box)
+    return replaced
 
 
 def box_disconnected(*, box: ChargeBox, node: str) -> bool:
     """The connection at ``node`` closed. Conditional, so that an old connection closing after a
     newer one replaced it does not mark the box offline."""
-    return bool(ChargeBox.objects.filter(pk=box.pk, connected_node=node).update(connected_node=""))
+    gone = bool(ChargeBox.objects.filter(pk=box.pk, connected_node=node).update(connected_node=""))
+    if gone:
+        box_offline.send(sender=ChargeBox, box=box)
+    return gone
 
 
 @dataclass(frozen=True)
@@ -225,8 +251,9 @@ def _boots_write(boxes: list[ChargeBox], now: datetime) -> None:
         )
 
 
-def idtag_authorize(*, id_tag: str, now: datetime | None = None) -> IdTagInfo:
-    """Status, expiry and parent of a tag; a blocked or expired parent (group) locks its members out."""
+def idtag_authorize(*, id_tag: str, now: datetime | None = None, box: ChargeBox | None = None) -> IdTagInfo:
+    """Status, expiry and parent of a tag; a blocked or expired parent (group) locks its members out.
+    ``box``: the box that asks (an Authorize), told to the apps above when the tag is unknown."""
     now = now or timezone.now()
     # As SQL: every session's start and stop asks, and the ORM's query building cost more than the
     # query (a join of the tag with its parent).
@@ -239,6 +266,8 @@ def idtag_authorize(*, id_tag: str, now: datetime | None = None) -> IdTagInfo:
         )
         row = cursor.fetchone()
     if row is None:
+        if box is not None:
+            idtag_unknown.send(sender=IdTag, box=box, id_tag=id_tag)
         return IdTagInfo(AuthorizationStatus.INVALID)
     status, tag_expiry, parent_id_tag, parent_status, parent_expiry = row
     expiries = [e for e in (tag_expiry, parent_expiry) if e]
@@ -328,7 +357,7 @@ def connector_status_report(
         connector.save()
 
     if status_healthy(status, error_code):
-        Alarm.objects.filter(box=box, connector_id=connector_id, cleared__isnull=True).update(cleared=timezone.now())
+        alarms_clear(box=box, connector_id=connector_id)
         return connector
     if periodic:
         return connector
@@ -351,6 +380,7 @@ def connector_status_report(
         notify_operations=faulted,
         raised=timestamp,
     )
+    alarm_raised.send(sender=Alarm, alarm=alarm)
     if faulted:
         # By name: the tasks module imports this one.
         transaction.on_commit(lambda: current_app.send_task("chargers.tasks.alarm_email_operations", args=[alarm.pk]))
@@ -428,9 +458,33 @@ def connector_statuses_report(reports: list[StatusReport]) -> list[StatusReport]
         held = [key for key in batch if key in known]
         cursor.execute(
             f"UPDATE {alarms} SET cleared = %s WHERE cleared IS NULL"
-            " AND (box_id, connector_id) IN (SELECT * FROM unnest(%s::bigint[], %s::integer[]))",
+            " AND (box_id, connector_id) IN (SELECT * FROM unnest(%s::bigint[], %s::integer[]))"
+            " RETURNING id, box_id, connector_id",
             [now, [box for box, _ in held], [connector for _, connector in held]])
+        cleared = cursor.fetchall()
+    _alarms_cleared_tell(cleared, {key: report.box for key, report in batch.items()})
     return left
+
+
+def alarms_clear(*, box: ChargeBox, connector_id: int) -> None:
+    """A healthy report clears the connector's open alarms (EVCHONG 2.7)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Alarm._meta.db_table} SET cleared = %s WHERE box_id = %s AND connector_id = %s"
+            " AND cleared IS NULL RETURNING id, box_id, connector_id", [timezone.now(), box.pk, connector_id])
+        cleared = cursor.fetchall()
+    _alarms_cleared_tell(cleared, {(box.pk, connector_id): box})
+
+
+def _alarms_cleared_tell(cleared: list[tuple[int, int, int]], boxes: dict[tuple[int, int], ChargeBox]) -> None:
+    """alarm_cleared for each connector that had open alarms; nothing (and no work) for the rest,
+    which is almost every healthy report."""
+    by_connector: dict[tuple[int, int], list[int]] = {}
+    for alarm_id, box_id, connector_id in cleared:
+        by_connector.setdefault((box_id, connector_id), []).append(alarm_id)
+    for (box_id, connector_id), alarm_ids in by_connector.items():
+        alarm_cleared.send(sender=Alarm, box=boxes[(box_id, connector_id)], connector_id=connector_id,
+                           alarm_ids=sorted(alarm_ids))
 
 
 def data_transfer_receive(*, box: ChargeBox, vendor_id: str, message_id: str = "", data: str = "") -> str:

@@ -31,7 +31,7 @@ from core.storable import holds_nul
 class CommandOut(serializers.ModelSerializer):
     box = serializers.CharField(source="box.serial")
     error = serializers.SerializerMethodField()
-    answered = serializers.DateTimeField(source="answered_at")
+    answered = serializers.DateTimeField(source="answered_at", allow_null=True)
 
     class Meta:
         model = Command

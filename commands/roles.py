@@ -10,7 +10,8 @@ OPERATIONS = "Operations"
 FIELD_ENGINEER = "Field engineer"
 
 # Operations may do everything in the project's own apps (users and tokens stay with superusers).
-OPERATIONS_APPS = ["chargers", "transactions", "tariffs", "smartcharging", "firmware", "commands", "operations"]
+OPERATIONS_APPS = ["chargers", "transactions", "tariffs", "smartcharging", "firmware", "commands", "webhooks",
+                   "operations"]
 
 # Field engineers look (boxes, their sessions, messages, faults, firmware, commands, what holds a
 # connector back: reservations and charging profiles) and diagnose; id tags and local lists name

@@ -28,6 +28,7 @@ from commands.effects import command_effect_apply, moment_in
 from commands.models import OPEN_STATES, Command, CommandState
 from commands.outcomes import Outcome, OutcomeKind
 from commands.replies import command_wake_after_commit
+from commands.signals import command_finished
 from core.bulk import assignments
 from core.errors import DomainError
 
@@ -314,6 +315,7 @@ def command_settle(*, command_id: int, outcome: Outcome, states=OPEN_STATES) -> 
         # In the same transaction as the state: the effect runs once, with the answer it follows.
         command_effect_apply(command)
         command_wake_after_commit(command)
+        command_finished.send(sender=Command, command=command)
     return command
 
 

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "commands",
     "ocpp16",
     "kotodian",
+    "webhooks",
     "operations",
     "status",
 ]
@@ -163,6 +164,7 @@ CELERY_BEAT_SCHEDULE = {
     "command-sweep": {"task": "commands.tasks.sweep_commands", "schedule": 30.0},
     "reservation-expiry": {"task": "chargers.tasks.reservations_sweep", "schedule": 60.0},
     "firmware-update-confirm": {"task": "firmware.tasks.updates_confirm", "schedule": 60.0},
+    "webhook-log-trim": {"task": "webhooks.tasks.deliveries_trim", "schedule": 3600.0},
 }
 
 REST_FRAMEWORK = {
@@ -182,15 +184,32 @@ SPECTACULAR_SETTINGS = {
     # Request components of their own: a field that may not be blank gets minLength 1 there.
     "COMPONENT_SPLIT_REQUEST": True,
     # The APIs are documented in JSON, the form their callers use; forms are read where DRF reads
-    # them, but a tariff's periods or a command's payload cannot be written as one.
-    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    # them, but a tariff's periods or a command's payload cannot be written as one. (And CSV where
+    # an import takes it.)
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser", "operations.api.idtags.CsvText"],
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "evchong.openapi.error_responses"],
+    # One name for each choice set that several serializers use.
+    "ENUM_NAME_OVERRIDES": {
+        "ConnectorStatusEnum": "chargers.choices.ChargePointStatus",
+        "IdTagStatusEnum": "operations.idtag_import.STORED_STATUSES",
+    },
 }
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "evchong@localhost")
 # Who gets fault e-mails (EVCHONG 2.7): comma-separated addresses.
 OPERATIONS_EMAILS = [a for a in os.environ.get("OPERATIONS_EMAILS", "operations@localhost").split(",") if a]
+
+# Webhooks (docs/webhooks.md).
+# Hosts that endpoints may reach over plain http:// (comma-separated; tests: 127.0.0.1). Else https:// only.
+WEBHOOK_INSECURE_HOSTS = [h for h in os.environ.get("WEBHOOK_INSECURE_HOSTS", "").split(",") if h]
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5)  # per attempt
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 5)  # then 10, 20, 40 ... seconds
+# Days the delivery log keeps a finished delivery.
+WEBHOOK_LOG_DAYS = env_int("WEBHOOK_LOG_DAYS", 30)
+# How long a process trusts its list of the event types that some endpoint wants.
+WEBHOOK_SUBSCRIPTIONS_TTL = env_float("WEBHOOK_SUBSCRIPTIONS_TTL", 2)
 
 # Charge-box behaviour.
 HEARTBEAT_INTERVAL = env_int("HEARTBEAT_INTERVAL", 60)  # seconds, told to boxes at boot

@@ -97,7 +97,7 @@ def device_boot(box, data):
 
 def authorize(box, data):
     """EVCHONG 2.2: request and answer wrapped in authReq / authRes."""
-    return {"authRes": {"idTagInfo": id_tag_info_out(idtag_authorize(id_tag=data["idTag"]))}}
+    return {"authRes": {"idTagInfo": id_tag_info_out(idtag_authorize(id_tag=data["idTag"], box=box))}}
 
 
 def heartbeat(box, data):

@@ -15,6 +15,7 @@ from core.errors import DomainError
 from firmware.choices import FirmwareStatus
 from firmware.models import (DiagnosticsStatusEvent, DiagnosticsUpload, FirmwareImage, FirmwareStatusEvent,
                              FirmwareUpdate)
+from firmware.signals import firmware_status_changed
 
 
 def firmware_status_record(*, box: ChargeBox, status: str) -> FirmwareStatusEvent:
@@ -25,6 +26,7 @@ def firmware_status_record(*, box: ChargeBox, status: str) -> FirmwareStatusEven
         newest = FirmwareUpdate.objects.filter(box=box).order_by("-id").values("pk")[:1]
         FirmwareUpdate.objects.filter(pk=Subquery(newest), confirmed_at__isnull=True).update(
             last_status=status, last_status_at=event.received)
+    firmware_status_changed.send(sender=FirmwareStatusEvent, box=box, status=status)
     return event
 
 

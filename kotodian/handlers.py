@@ -202,7 +202,7 @@ def heartbeat(box: ChargeBox, req: pb.HeartbeatReq) -> pb.HeartbeatResp:
 @handles("Authorize", writes=False)
 def authorize(box: ChargeBox, req: pb.AuthorizeReq) -> pb.AuthorizeConf:
     id_tag = req.IdData.id
-    return pb.AuthorizeConf(idInfo=id_token_out(id_tag, idtag_authorize(id_tag=id_tag)))
+    return pb.AuthorizeConf(idInfo=id_token_out(id_tag, idtag_authorize(id_tag=id_tag, box=box)))
 
 
 def id_tag_in(req) -> str:

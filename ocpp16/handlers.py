@@ -79,7 +79,7 @@ def samples_in(meter_values: list[dict]) -> list[Sample]:
 
 @handles("Authorize", writes=False)
 def authorize(box: ChargeBox, payload: dict) -> dict:
-    return {"idTagInfo": id_tag_info_out(idtag_authorize(id_tag=payload["idTag"]))}
+    return {"idTagInfo": id_tag_info_out(idtag_authorize(id_tag=payload["idTag"], box=box))}
 
 
 def boot_report_in(box: ChargeBox, payload: dict) -> BootReport:

@@ -1,4 +1,6 @@
-"""Bulk import of id tags from CSV: all rows or none, so a file with one bad line changes nothing."""
+"""Bulk import of id tags, from CSV (the admin, the REST API) or JSON (the REST API): all rows or
+none, so a file with one bad line changes nothing. The REST API's single-tag create and update go
+through the same rules (``idtags_save``)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ class ImportResult:
     created: int = 0
     updated: int = 0
     errors: list[str] | None = None
+    # (where, column, message) of each problem: "line 3" in a CSV file, "item 2" in JSON.
+    problems: list[tuple[str, str, str]] | None = None
 
 
 def _rows(text: str):
@@ -37,29 +41,35 @@ def _rows(text: str):
     yield from enumerate(reader, start=2)
 
 
-def _parse(line: int, row: dict, errors: list[str]) -> IdTag | None:
-    tag = (row.get("id_tag") or "").strip()
-    status = (row.get("status") or "").strip() or AuthorizationStatus.ACCEPTED
-    expiry_text = (row.get("expiry") or "").strip()
-    note = (row.get("note") or "").strip()
-    problems = []
-    if not 1 <= len(tag) <= ID_TAG_MAX:
-        problems.append(f"id_tag must be 1 to {ID_TAG_MAX} characters")
+def _text(row: dict, column: str) -> str:
+    value = row.get(column)
+    return "" if value is None else str(value).strip()
+
+
+def _parse(where: str, row: dict, problems: list[tuple[str, str, str]]) -> IdTag | None:
+    tag, expiry_text, note = _text(row, "id_tag"), _text(row, "expiry"), _text(row, "note")
+    status = _text(row, "status") or AuthorizationStatus.ACCEPTED
+    found = []
+    if not 1 <= len(tag) <= ID_TAG_MAX or "\x00" in tag:
+        found.append(("id_tag", f"id_tag must be 1 to {ID_TAG_MAX} characters"))
     if status not in STORED_STATUSES:
-        problems.append(f"status {status!r} is not one of {', '.join(STORED_STATUSES)}")
+        found.append(("status", f"status {status!r} is not one of {', '.join(STORED_STATUSES)}"))
     expiry = None
     if expiry_text:
-        expiry = parse_datetime(expiry_text)
+        try:
+            expiry = parse_datetime(expiry_text)
+        except ValueError:  # well formed but impossible, as 2026-02-30
+            expiry = None
         if expiry is None:
-            problems.append(f"expiry {expiry_text!r} is not an ISO 8601 date-time")
+            found.append(("expiry", f"expiry {expiry_text!r} is not an ISO 8601 date-time"))
         elif timezone.is_naive(expiry):
             expiry = timezone.make_aware(expiry, dt_timezone.utc)  # as `addidtag`: no zone means UTC
-    if len(note) > NOTE_MAX:
-        problems.append(f"note is longer than {NOTE_MAX} characters")
-    if (row.get("parent") or "").strip() == tag and tag:
-        problems.append("a tag cannot be its own parent")
-    if problems:
-        errors.append(f"line {line}: {'; '.join(problems)}")
+    if len(note) > NOTE_MAX or "\x00" in note:
+        found.append(("note", f"note is longer than {NOTE_MAX} characters or holds a NUL"))
+    if _text(row, "parent") == tag and tag:
+        found.append(("parent", "a tag cannot be its own parent"))
+    if found:
+        problems += [(where, column, message) for column, message in found]
         return None
     return IdTag(id_tag=tag, status=status, expiry=expiry, note=note)
 
@@ -68,29 +78,38 @@ def idtags_import(*, text: str) -> ImportResult:
     """Create or update every tag in ``text`` (CSV with a header line: id_tag, status, expiry,
     parent, note; only id_tag is required). Each line is the whole truth about its tag: an empty
     expiry or parent clears it. A parent must be in the file or already known."""
-    errors: list[str] = []
-    tags: dict[str, IdTag] = {}
-    parents: dict[str, str] = {}
     try:
-        for line, row in _rows(text):
-            parsed = _parse(line, row, errors)
-            if parsed is None:
-                continue
-            if parsed.id_tag in tags:
-                errors.append(f"line {line}: id_tag {parsed.id_tag!r} appears twice")
-                continue
-            tags[parsed.id_tag] = parsed
-            if parent := (row.get("parent") or "").strip():
-                parents[parsed.id_tag] = parent
+        rows = [(f"line {line}", row) for line, row in _rows(text)]
     except (ValueError, csv.Error) as problem:
         return ImportResult(errors=[str(problem)])
+    return idtags_save(rows=rows)
+
+
+def idtags_save(*, rows: list[tuple[str, dict]]) -> ImportResult:
+    """``idtags_import`` for rows already read: (where, {column: value}) with the CSV's columns
+    (JSON items of the REST API, a single tag it creates or updates)."""
+    problems: list[tuple[str, str, str]] = []
+    tags: dict[str, IdTag] = {}
+    parents: dict[str, str] = {}
+    for where, row in rows:
+        parsed = _parse(where, row, problems)
+        if parsed is None:
+            continue
+        if parsed.id_tag in tags:
+            problems.append((where, "id_tag", f"id_tag {parsed.id_tag!r} appears twice"))
+            continue
+        tags[parsed.id_tag] = parsed
+        if parent := _text(row, "parent"):
+            parents[parsed.id_tag] = parent
     unknown = set(parents.values()) - set(tags) - set(
         IdTag.objects.filter(id_tag__in=set(parents.values())).values_list("id_tag", flat=True)
     )
-    errors += [f"parent {name!r} is neither in the file nor a known id tag" for name in sorted(unknown)]
-    if errors:
+    # Once per missing parent, however many members name it.
+    problems += [("", "parent", f"parent {name!r} is neither in the file nor a known id tag") for name in sorted(unknown)]
+    if problems:
+        errors = _lines_of(problems)
         return ImportResult(errors=errors[:ERRORS_SHOWN] + ([f"... and {len(errors) - ERRORS_SHOWN} more"]
-                                                        if len(errors) > ERRORS_SHOWN else []))
+                                                        if len(errors) > ERRORS_SHOWN else []), problems=problems)
     with transaction.atomic():
         existing = set(IdTag.objects.filter(id_tag__in=list(tags)).values_list("id_tag", flat=True))
         IdTag.objects.bulk_create(
@@ -102,3 +121,13 @@ def idtags_import(*, text: str) -> ImportResult:
         children = [IdTag(pk=ids[child], parent_id=ids[parent]) for child, parent in parents.items()]
         IdTag.objects.bulk_update(children, ["parent"], batch_size=BATCH)
     return ImportResult(created=len(tags) - len(existing), updated=len(existing))
+
+
+def _lines_of(problems: list[tuple[str, str, str]]) -> list[str]:
+    """One message per row with problems, its problems joined ("line 3: status ...; expiry ..."); a
+    problem of the whole file (a missing parent) on a line of its own."""
+    by_row: dict[str | int, list[str]] = {}
+    for n, (where, _, message) in enumerate(problems):
+        by_row.setdefault(where or n, []).append(message)
+    return [f"{where}: {'; '.join(messages)}" if isinstance(where, str) else messages[0]
+            for where, messages in by_row.items()]

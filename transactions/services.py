@@ -17,7 +17,7 @@ from smartcharging.services import charging_profiles_end_with_session
 from transactions.choices import Location, ReadingContext, Reason, ValueFormat
 from transactions.costing import transaction_cost_record
 from transactions.models import MeterValue, Transaction
-from transactions.signals import session_started
+from transactions.signals import session_closed, session_opened, session_started
 from transactions.units import DEFAULT_MEASURAND, measurand_canonical, normalise
 
 
@@ -98,6 +98,7 @@ def transaction_start(
         if reservation_id is not None:
             # The box started this session on the reservation, which ends with it (OCPP 1.6 §5.13).
             reservation_use(box=box, reservation_id=reservation_id, transaction_id=created.id)
+        session_opened.send(sender=Transaction, transaction=created)
         return StartResult(created, info)
 
 
@@ -156,6 +157,7 @@ def transaction_stop(
         if closed_now:
             # Priced with the stop's own transaction data, committed with the stop (DESIGN.md §3).
             transaction_cost_record(tx=tx, station_id=box.station_id)
+            session_closed.send(sender=Transaction, transaction=tx)
     tag = id_tag or (tx.id_tag if tx is not None else None)
     return StopResult(tx, idtag_authorize(id_tag=tag) if tag else None)
 
