@@ -15,7 +15,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import RetrieveAPIView
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from chargers.models import ChargeBox
@@ -26,6 +25,7 @@ from commands.edges import CommandInvalid, command_actions
 from commands.replies import command_wait_async
 from commands.services import command_issue, command_validate
 from core.db import releasing_connection
+from core.pagination import NewestFirst
 from core.storable import holds_nul
 
 class CommandOut(serializers.ModelSerializer):
@@ -68,11 +68,6 @@ def _box_or_404(serial: str) -> ChargeBox:
     return box
 
 
-class NewestFirst(CursorPagination):
-    ordering = "-id"
-    page_size = 50
-
-
 class BoxCommandsView(APIView):
     permission_classes = [CanUseCommandApi]
 
@@ -102,7 +97,8 @@ class BoxCommandsView(APIView):
         return command_issue(box=box, action=data["action"], payload=data["payload"], requested_by=user,
                              source="operations-api")
 
-    @extend_schema(responses=CommandOut(many=True), summary="A box's commands, newest first")
+    @extend_schema(responses={200: NewestFirst().get_paginated_response_schema(
+        {"type": "array", "items": {"$ref": "#/components/schemas/CommandOut"}})}, summary="A box's commands, newest first")
     async def get(self, request, serial: str):
         # Django wants one kind of handler per view: the listing runs in a thread.
         return await sync_to_async(self._list)(request, serial)

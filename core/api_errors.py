@@ -37,7 +37,7 @@ def not_found(request, exception=None):
 
     if request.path.startswith(API_PREFIXES):
         problem = f"no endpoint at {request.path}"
-        return JsonResponse({"error": "not found", "field": "path", "problem": problem,
+        return JsonResponse({"detail": problem, "error": "not found", "field": "path", "problem": problem,
                              "fields": {"path": [problem]}}, status=404)
     return page_not_found(request, exception)
 

@@ -37,15 +37,28 @@ def error_responses(result, generator, request, public):
             if (method in ("post", "put", "patch") or "requestBody" in operation
                     or any(p.get("in") == "query" for p in parameters)):
                 codes.append("400")
-            if "{" in path:
+            # Where the path names something, and where a query does (a box, a tag).
+            if "{" in path or "400" in codes:
                 codes.append("404")
             for code in codes:
                 operation["responses"].setdefault(code, {
                     "description": ERRORS[code],
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
                 })
+            _any_bad_request(operation["responses"]["400"] if "400" in operation["responses"] else None)
     _command_actions(schemas)
     return result
+
+
+def _any_bad_request(response: dict | None) -> None:
+    """A view documents its field errors; a body that is no JSON at all (DRF's ParseError, with a
+    ``detail``) or a list item's error (keyed by index) is a 400 of the generic shape too."""
+    if not response:
+        return
+    media = response.get("content", {}).get("application/json")
+    generic = {"$ref": "#/components/schemas/Error"}
+    if media and media.get("schema") != generic:
+        media["schema"] = {"anyOf": [media["schema"], generic]}
 
 
 def _command_actions(schemas: dict) -> None:

@@ -1,12 +1,11 @@
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView, RetrieveAPIView
-from rest_framework.pagination import CursorPagination
 from rest_framework.exceptions import NotFound
-from rest_framework.response import Response
 
 from chargers.models import ChargeBox
 
 from commands.permissions import CanUseCommandApi
+from core.pagination import NewestFirst
 from tariffs.api import SessionCostOut
 from transactions.models import MeterValue, Transaction
 
@@ -54,21 +53,6 @@ class SessionOut(TransactionOut):
 
     class Meta(TransactionOut.Meta):
         fields = [name for name in TransactionOut.Meta.fields if name != "meterValues"]
-
-
-class NewestFirst(CursorPagination):
-    """``{"results": [...], "next": url | null}`` (DESIGN.md §3): a cursor, so that a box with years of
-    sessions pages as fast as a new one, and no COUNT of the table."""
-
-    ordering = "-id"
-    page_size = 50
-
-    def get_paginated_response(self, data):
-        return Response({"results": data, "next": self.get_next_link()})
-
-    def get_paginated_response_schema(self, schema):
-        return {"type": "object", "required": ["results", "next"], "properties": {
-            "results": schema, "next": {"type": "string", "format": "uri", "nullable": True}}}
 
 
 class BoxTransactionsView(ListAPIView):

@@ -91,6 +91,9 @@ class BoxPasswordView(GenericAPIView):
     permission_classes = [HasModelPermission]
     required_permissions = CHANGE_BOX
     serializer_class = PasswordIn
+    # DRF's OPTIONS answer looks the object up for a PUT: without these, a 500.
+    queryset = ChargeBox.objects.all()
+    lookup_field = lookup_url_kwarg = "serial"
 
     @extend_schema(request=PasswordIn, summary="Set the password a box authenticates with",
                    description="OCPP security profile 1 (Basic auth, user name the serial) and the forward "

@@ -14,7 +14,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from commands.permissions import HasModelPermission
-from transactions.api import NewestFirst
+from core.pagination import NewestFirst
 
 
 class DetailOut(serializers.Serializer):
