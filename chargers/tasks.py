@@ -4,6 +4,7 @@ from django.core.mail import send_mail
 from django.db import connection
 from django.utils import timezone
 
+from chargers.alarms import alarms_expire
 from chargers.models import Alarm
 from chargers.reservations import reservations_expire
 
@@ -55,3 +56,9 @@ def journal_trim() -> int:
 def reservations_sweep() -> int:
     """Reservations past their expiryDate end as expired (a conditional UPDATE: re-runs are void)."""
     return reservations_expire()
+
+
+@shared_task
+def alarms_sweep() -> int:
+    """Alarms whose time to live has passed clear themselves (chargers.alarms)."""
+    return alarms_expire()
