@@ -49,12 +49,12 @@ def set_tariff_req(tariff: Tariff) -> pb.SetTariffReq:
     idle fee as a parking tariff from the end of the grace."""
     occupy = tenths_of_fen(tariff.idle_fee_per_hour)
     req = pb.SetTariffReq(tariffid=tariff.pk, description=(tariff.name or tariff.code)[:200])
-    for period in sorted(tariff.period_values(), key=lambda p: p.start):
-        for start, end in segments(period):
-            req.chargetariffs.append(pb.TariffCharge(
-                timestart=start, timeend=end, tag=period.label, elecprice=tenths_of_fen(period.energy_price),
-                serviceprice=tenths_of_fen(period.service_price), occupyprice=occupy,
-            ))
+    day = sorted((start, end, period) for period in tariff.period_values() for start, end in segments(period))
+    for start, end, period in day:  # in the order of the day, from 00:00
+        req.chargetariffs.append(pb.TariffCharge(
+            timestart=start, timeend=end, tag=period.label, elecprice=tenths_of_fen(period.energy_price),
+            serviceprice=tenths_of_fen(period.service_price), occupyprice=occupy,
+        ))
     if tariff.idle_fee_per_hour:
         req.parkingtariffs.append(pb.TariffParking(timestart=tariff.idle_grace_minutes, price=occupy))
     return req
