@@ -328,7 +328,9 @@ def connector_status_report(
         connector.save()
 
     if status_healthy(status, error_code):
-        Alarm.objects.filter(box=box, connector_id=connector_id, cleared__isnull=True).update(cleared=timezone.now())
+        # Only the alarms status reports raised: a box's own alarms (chargers.alarms) end as it says.
+        Alarm.objects.filter(box=box, connector_id=connector_id, code="", cleared__isnull=True).update(
+            cleared=timezone.now())
         return connector
     if periodic:
         return connector
@@ -427,7 +429,7 @@ def connector_statuses_report(reports: list[StatusReport]) -> list[StatusReport]
                 " WHERE c.id = v.id", [now, *map(list, columns)])
         held = [key for key in batch if key in known]
         cursor.execute(
-            f"UPDATE {alarms} SET cleared = %s WHERE cleared IS NULL"
+            f"UPDATE {alarms} SET cleared = %s WHERE cleared IS NULL AND code = ''"
             " AND (box_id, connector_id) IN (SELECT * FROM unnest(%s::bigint[], %s::integer[]))",
             [now, [box for box, _ in held], [connector for _, connector in held]])
     return left

@@ -5,8 +5,18 @@ we have, creating one we never saw). The edge only reads the fields."""
 from __future__ import annotations
 
 from chargers.models import ChargeBox
-from kotodian.handlers import FieldInvalid, box_cost_in, connector_in, handles, id_tag_in, number_in, stop_reason_in, text_in, \
-    time_in, wh_in
+from kotodian.handlers import (
+    FieldInvalid,
+    box_cost_in,
+    connector_in,
+    handles,
+    id_tag_in,
+    number_in,
+    stop_reason_in,
+    text_in,
+    time_in,
+    wh_in,
+)
 from kotodian.proto import charger_pb2 as pb
 from transactions.models import OfflineOrder
 from transactions.offline import OfflineOrderReport, offline_order_record

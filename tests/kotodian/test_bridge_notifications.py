@@ -2,9 +2,9 @@
 LogStatusNotification as an upload status, reports kept in the journal, SignCertificate refused,
 and every request only the central system sends refused with EC_NotSupported saying so."""
 
-import pytest
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from chargers.models import JournalEntry, Reservation

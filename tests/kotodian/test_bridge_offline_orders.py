@@ -64,7 +64,8 @@ def test_an_order_for_a_stopped_session_leaves_it_as_it_is(booted, make_tag):
         connectorId="1", IdData=pb.IdToken(id="CARD-OFF"), meterStart=10, timestamp=START))
     transaction_id = int(started.message.transactionId)
     box.call("C", pb.ID_StopTransactionReq, pb.StopTransactionReq(
-        transactionId=str(transaction_id), meterStop=15, timestamp=START + 600, reason=pb.SR_LocalCard, connectorId="1"))
+        transactionId=str(transaction_id), meterStop=15, timestamp=START + 600, reason=pb.SR_LocalCard,
+        connectorId="1"))
     # The box never got the StopTransactionConf, so it uploads the session as an order too (kotodian-apdu 1.5).
     answer = box.call("C", pb.ID_TransactionReq, order(
         recordId="44", transactionId=str(transaction_id), meterStart=10, meterStop=15, timeStop=START + 600))

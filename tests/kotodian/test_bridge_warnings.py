@@ -101,3 +101,13 @@ def test_a_code_outside_the_enum_is_kept_by_number_or_vendor_code(booted):
     box.call("C", pb.ID_WarningReq, warning(code=987654))
     box.call("C", pb.ID_WarningReq, warning(code=987655, vendorEx="VX-1"))
     assert set(Alarm.objects.values_list("code", flat=True)) == {"unknown (987654)", "vendor VX-1"}
+
+
+def test_a_healthy_status_report_leaves_the_boxs_own_alarms_open(booted):
+    row, box = booted
+    box.call("C", pb.ID_WarningReq, warning())
+    box.call("C", pb.ID_StatusNotificationReq, pb.StatusNotificationReq(connectorId="1", connectorState=4))
+    box.call("C", pb.ID_StatusNotificationReq, pb.StatusNotificationReq(connectorId="1", connectorState=1))
+    # The Faulted report's alarm is cleared by the Available one; the warning is the box's to clear.
+    assert Alarm.objects.get(box=row, status="Faulted").cleared is not None
+    assert Alarm.objects.get(box=row, code=INSULATION_NAME).cleared is None
