@@ -9,6 +9,7 @@ import queue
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from django.urls import reverse
 
 from chargers.models import JournalEntry
 from kotodian.proto import charger_pb2 as pb
@@ -130,8 +131,10 @@ def test_the_boxs_cost_is_kept_and_agreeing_within_a_fen_is_not_flagged(booted, 
     assert SessionCost.objects.get(pk=transaction_id).flags == []
 
 
-def test_a_box_cost_that_disagrees_is_flagged_on_the_session_and_in_the_admin(booted, flat, make_tag, read_api):
+def test_a_box_cost_that_disagrees_is_flagged_on_the_session_and_in_the_admin(booted, flat, make_tag, read_api,
+                                                                               admin_client):
     row, box = booted
+    agreeing = session(box, make_tag, connector="2", totalcost=1500)
     transaction_id = session(box, make_tag, totalcost=1420)
     cost = read_api(f"/api/v1/transactions/{transaction_id}")["cost"]
     assert (cost["total"], cost["boxReported"]) == ("15.00", "14.20")
@@ -139,6 +142,11 @@ def test_a_box_cost_that_disagrees_is_flagged_on_the_session_and_in_the_admin(bo
     assert row_cost.flags == [BOX_COST_DIFFERS]
     html = session_cost_html(row_cost)
     assert "the box reported 14.20 CNY" in html and "differs from ours" in html
+    page = admin_client.get(reverse("admin:transactions_transaction_changelist"), {"box_cost": "differs"})
+    assert page.status_code == 200
+    listed = [tx.pk for tx in page.context["cl"].result_list]
+    assert listed == [transaction_id] and agreeing not in listed
+    assert "box: 14.20" in page.content.decode()
 
 
 def test_a_recompute_keeps_the_boxs_figure_and_judges_it_again(booted, flat, make_tag):
