@@ -9,12 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery import current_app
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from chargers.choices import AlarmLevel
 from chargers.models import Alarm, ChargeBox
 from chargers.services import CONNECTOR_ID_MAX
 from core.errors import DomainError
+
+
+GRAVE = frozenset({AlarmLevel.CRITICAL, AlarmLevel.ALERT})
 
 
 @dataclass(frozen=True)
@@ -59,8 +65,15 @@ def alarm_raise(*, box: ChargeBox, report: AlarmReport) -> Alarm:
             setattr(open_alarm, name, value)
         open_alarm.save(update_fields=list(fields))
         return open_alarm
-    return Alarm.objects.create(box=box, connector_id=report.connector_id, code=code, raised=report.raised or now,
-                                **fields)
+    # The gravest are e-mailed to operations, as a fault is (EVCHONG 2.7); once, when first raised.
+    grave = report.level in GRAVE
+    alarm = Alarm.objects.create(box=box, connector_id=report.connector_id, code=code, raised=report.raised or now,
+                                 notify_operations=grave, **fields)
+    if grave:
+        # By name: the tasks module imports this one.
+        transaction.on_commit(lambda: current_app.send_task("chargers.tasks.alarm_email_operations",
+                                                            args=[alarm.pk]))
+    return alarm
 
 
 def alarm_clear(*, box: ChargeBox, code: str, at: datetime | None = None) -> int:

@@ -111,3 +111,19 @@ def test_a_healthy_status_report_leaves_the_boxs_own_alarms_open(booted):
     # The Faulted report's alarm is cleared by the Available one; the warning is the box's to clear.
     assert Alarm.objects.get(box=row, status="Faulted").cleared is not None
     assert Alarm.objects.get(box=row, code=INSULATION_NAME).cleared is None
+
+
+def test_a_critical_alarm_is_emailed_to_operations_once_and_a_notice_is_not(booted, celery_worker, wait_for):
+    from django.core import mail
+
+    row, box = booted
+    box.call("C", pb.ID_WarningReq, warning(level=pb.WL_Notice, code=warning_pb2.Warnings.Value("SYS_4GFault")))
+    box.call("C", pb.ID_WarningReq, warning())
+    box.call("C", pb.ID_WarningReq, warning())  # repeated: the same alarm, no second mail
+    critical = Alarm.objects.get(box=row, code=INSULATION_NAME)
+    assert critical.notify_operations and not Alarm.objects.get(box=row, code="SYS_4GFault").notify_operations
+    wait_for(lambda: len(mail.outbox) == 1)
+    assert Alarm.objects.get(pk=critical.pk).emailed is not None
+    assert [message.subject for message in mail.outbox] == [
+        f"[evchong] {row.serial} connector 1 critical: {INSULATION_NAME}"]
+    assert "component CP_CCM" in mail.outbox[0].body
