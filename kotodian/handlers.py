@@ -35,7 +35,7 @@ from inbound.edge import Handler
 from kotodian.names import CONNECTOR_STATES, MEASURANDS, STOP_REASONS
 from kotodian.price_schemes import box_tariff, set_tariff_req
 from kotodian.proto import charger_pb2 as pb
-from transactions.choices import Location, Reason
+from transactions.choices import Location, ReadingContext, Reason
 from transactions.models import Transaction
 from transactions.services import (
     MeterReport,
@@ -271,9 +271,9 @@ PHASES = ("L1", "L2", "L3")
 
 
 def sample(timestamp: datetime, value: float, measurand: str, unit: str, *, phase: str = "",
-           location: str = Location.OUTLET) -> Sample:
+           location: str = Location.OUTLET, context: str = ReadingContext.SAMPLE_PERIODIC) -> Sample:
     return Sample(timestamp=timestamp, value=repr(float(value)), measurand=measurand, unit=unit, phase=phase,
-                  location=location)
+                  location=location, context=context)
 
 
 def electric_samples(timestamp: datetime, req) -> list[Sample]:

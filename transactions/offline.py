@@ -4,8 +4,8 @@ its own (Kotodian's TransactionReq). The rules, for any protocol that reports th
   session and creates nothing;
 - an order for a session we have (named by our id, or the same connector, tag and start) completes
   it: stops it with the order's energy if it is still open, leaves it as it is if it was stopped;
-- an order for a session we never saw becomes a complete session (start and stop), costed as a
-  stop is.
+- an order for a session we never saw becomes a complete session (start and stop, the values the
+  box measured), costed as a stop is.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tariffs.services import session_cost_box_report
 from transactions.choices import Reason
 from transactions.costing import transaction_cost_record
 from transactions.models import OfflineOrder, Transaction
-from transactions.services import transaction_stop
+from transactions.services import Sample, meter_values_store, transaction_stop
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class OfflineOrderReport:
     reason: str = Reason.OTHER
     transaction_id: int | None = None
     box_reported_cost: Decimal | None = None
+    samples: tuple[Sample, ...] = ()  # what the box measured during the session (SoC, currents, ...)
 
 
 @dataclass(frozen=True)
@@ -73,13 +74,15 @@ def offline_order_record(*, box: ChargeBox, order: OfflineOrderReport) -> Offlin
                 stop_reason=order.reason,
             )
             tx.refresh_from_db(fields=["energy_wh"])
+            meter_values_store(box=box, connector_id=order.connector_id, transaction_id=tx.pk,
+                               samples=list(order.samples), transaction_row=tx)
             cost = transaction_cost_record(tx=tx, station_id=box.station_id)
             if cost is not None and order.box_reported_cost is not None:
                 session_cost_box_report(cost=cost, amount=order.box_reported_cost)
         elif tx.stopped_at is None:
             transaction_stop(box=box, transaction_id=tx.pk, meter_stop_wh=order.meter_stop_wh,
                              timestamp=order.stopped_at, reason=order.reason,
-                             box_reported_cost=order.box_reported_cost)
+                             samples=list(order.samples), box_reported_cost=order.box_reported_cost)
             tx.refresh_from_db()
         # A box's messages are written one after another (kotodian.bridge); should the same record
         # still arrive twice at once, the constraint refuses the second, which takes back its session.

@@ -5,7 +5,7 @@ completes it; one for a session we never saw becomes a whole session."""
 from datetime import UTC, datetime
 
 from kotodian.proto import charger_pb2 as pb
-from transactions.models import OfflineOrder, Transaction
+from transactions.models import MeterValue, OfflineOrder, Transaction
 
 START = 1_780_000_000
 
@@ -28,6 +28,29 @@ def test_an_order_for_a_session_we_never_saw_becomes_a_whole_session(booted):
     assert session.stopped_at == datetime.fromtimestamp(START + 3600, UTC)
     assert session.stop_reason == "SR_EVDisconnected"
     assert OfflineOrder.objects.get(box=row, record_id="41").transaction_id == session.pk
+
+
+def test_a_new_session_keeps_the_values_the_box_measured(booted):
+    row, box = booted
+    box.call("C", pb.ID_TransactionReq, order(recordId="50", start_soc=20, stop_soc=80, currentA=31.5, voltageA=229.5,
+                                              power=7.1, batteryTemp=35))
+    session = Transaction.objects.get(box=row)
+    values = {(v.measurand, v.phase, v.location, v.context): (v.timestamp, v.value, v.unit)
+              for v in MeterValue.objects.filter(transaction=session)}
+    begin, end = datetime.fromtimestamp(START, UTC), datetime.fromtimestamp(START + 3600, UTC)
+    assert values == {
+        ("Energy.Active.Import.Register", "", "Outlet", "Transaction.Begin"): (begin, 100_000, "Wh"),
+        ("Energy.Active.Import.Register", "", "Outlet", "Transaction.End"): (end, 112_500, "Wh"),
+        ("SoC", "", "EV", "Transaction.Begin"): (begin, 20, "Percent"),
+        ("SoC", "", "EV", "Transaction.End"): (end, 80, "Percent"),
+        ("Current.Import", "L1", "Outlet", "Transaction.End"): (end, 31.5, "A"),
+        ("Voltage", "L1", "Outlet", "Transaction.End"): (end, 229.5, "V"),
+        ("Power.Active.Import", "", "Outlet", "Transaction.End"): (end, 7100, "W"),
+        ("Temperature", "", "EV", "Transaction.End"): (end, 35, "Celsius"),
+    }
+    # A replay adds none.
+    box.call("C", pb.ID_TransactionReq, order(recordId="50", start_soc=20, stop_soc=80))
+    assert MeterValue.objects.filter(transaction=session).count() == 8
 
 
 def test_a_replay_after_a_reconnect_gets_the_same_answer_and_creates_nothing(booted, kotodian_box, serial):
