@@ -5,7 +5,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html_join, format_html
 
-from chargers.choices import AuthorizationStatus, ChargePointErrorCode, ChargePointStatus, ReservationState
+from chargers.choices import AlarmLevel, AuthorizationStatus, ChargePointErrorCode, ChargePointStatus, ReservationState
 from chargers.models import (
     Alarm,
     ChargeBox,
@@ -147,9 +147,9 @@ class JournalEntryAdmin(BigTableMixin, admin.ModelAdmin):
 
 @admin.register(Alarm)
 class AlarmAdmin(BigTableMixin, admin.ModelAdmin):
-    list_display = ["raised", "box", "connector_id", "status", "error_code", "vendor_error_code",
-                    "notify_user", "notify_operations", "emailed", "cleared"]
-    list_filter = [choices_filter("status", ChargePointStatus.values),
+    list_display = ["raised", "box", "connector_id", "status", "error_code", "level", "code", "component",
+                    "vendor_error_code", "notify_user", "notify_operations", "emailed", "expires", "cleared"]
+    list_filter = [choices_filter("status", ChargePointStatus.values), choices_filter("level", AlarmLevel.values),
                    choices_filter("error_code", ChargePointErrorCode.values, "error code"),
                    "notify_operations", ("cleared", admin.EmptyFieldListFilter)]
     search_fields = ["=box__serial"]

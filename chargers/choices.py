@@ -84,3 +84,13 @@ class ReservationState(models.TextChoices):
     CANCELLED = "cancelled"
     USED = "used"
     EXPIRED = "expired"
+
+
+class AlarmLevel(models.TextChoices):
+    """How grave an alarm is, in syslog's words (RFC 5424), which Kotodian's WarningLevel follows."""
+
+    CRITICAL = "critical"
+    ALERT = "alert"
+    WARNING = "warning"
+    NOTICE = "notice"
+    INFO = "info"

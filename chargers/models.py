@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from chargers import credentials
 from chargers.choices import (
+    AlarmLevel,
     AuthorizationStatus,
     ChargePointErrorCode,
     ChargePointStatus,
@@ -178,12 +179,19 @@ class JournalEntry(models.Model):
 
 
 class Alarm(models.Model):
-    """A fault or exception a box reported that someone must hear of (EVCHONG 2.7)."""
+    """A fault or exception a box reported that someone must hear of: from a status report (OCPP,
+    EVCHONG 2.7: ``status`` and ``error_code``) or as an alarm of its own (Kotodian's WarningReq:
+    ``level``, ``code``, ``component``, and maybe an ``expires`` after which it clears itself)."""
 
     box = models.ForeignKey(ChargeBox, on_delete=models.CASCADE, related_name="alarms")
     connector_id = models.PositiveIntegerField()
     transaction_id = models.IntegerField(null=True, blank=True)
-    status = models.CharField(max_length=15, choices=ChargePointStatus.choices)
+    status = models.CharField(max_length=15, choices=ChargePointStatus.choices, blank=True,
+                              help_text="the connector's status, for alarms raised by a status report")
+    level = models.CharField(max_length=10, choices=AlarmLevel.choices, blank=True)
+    code = models.CharField(max_length=60, blank=True, help_text="the alarm's name in the box's protocol")
+    component = models.CharField(max_length=40, blank=True, help_text="the part of the box it concerns")
+    expires = models.DateTimeField(null=True, blank=True, help_text="cleared by itself then, unless cleared before")
     error_code = models.CharField(max_length=25, blank=True)
     vendor_error_code = models.CharField(max_length=50, blank=True)
     info = models.CharField(max_length=50, blank=True)
@@ -195,10 +203,15 @@ class Alarm(models.Model):
 
     class Meta:
         ordering = ["-raised"]
-        indexes = [models.Index(fields=["box", "cleared"], name="alarm_box_open")]
+        indexes = [
+            models.Index(fields=["box", "cleared"], name="alarm_box_open"),
+            # The sweep of alarms past their expiry reads only open ones that have one.
+            models.Index(fields=["expires"], name="alarm_expiring",
+                         condition=models.Q(cleared__isnull=True, expires__isnull=False)),
+        ]
 
     def __str__(self):
-        return f"{self.box_id}#{self.connector_id} {self.status} {self.error_code}"
+        return f"{self.box_id}#{self.connector_id} {self.status or self.level} {self.code or self.error_code}"
 
 
 class Reservation(models.Model):

@@ -137,3 +137,15 @@ def reservation_blocking(
         if free_elsewhere < len(held_by_others):
             return held_by_others[0]
     return None
+
+
+def reservation_ended_by_box(*, box: ChargeBox, reservation_id: int, expired: bool) -> bool:
+    """The box ended a reservation of its own accord (Kotodian's ReservationStatusUpdate): it
+    expired there, or the box removed it (an operator at the box, a fault). Ends an open one only,
+    so a repeat, or the report of one ended here already, changes nothing."""
+    state = ReservationState.EXPIRED if expired else ReservationState.CANCELLED
+    return bool(
+        Reservation.objects.filter(
+            pk=reservation_id, box=box, state__in=[ReservationState.REQUESTED, ReservationState.ACCEPTED]
+        ).update(state=state, ended_at=timezone.now())
+    )

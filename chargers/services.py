@@ -457,7 +457,7 @@ def connector_statuses_report(reports: list[StatusReport]) -> list[StatusReport]
                 " WHERE c.id = v.id", [now, *map(list, columns)])
         held = [key for key in batch if key in known]
         cursor.execute(
-            f"UPDATE {alarms} SET cleared = %s WHERE cleared IS NULL"
+            f"UPDATE {alarms} SET cleared = %s WHERE cleared IS NULL AND code = ''"
             " AND (box_id, connector_id) IN (SELECT * FROM unnest(%s::bigint[], %s::integer[]))"
             " RETURNING id, box_id, connector_id",
             [now, [box for box, _ in held], [connector for _, connector in held]])
@@ -467,11 +467,13 @@ def connector_statuses_report(reports: list[StatusReport]) -> list[StatusReport]
 
 
 def alarms_clear(*, box: ChargeBox, connector_id: int) -> None:
-    """A healthy report clears the connector's open alarms (EVCHONG 2.7)."""
+    """A healthy report clears the connector's open alarms that status reports raised (EVCHONG 2.7);
+    a box's own alarms (chargers.alarms, with a code) end as the box says."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {Alarm._meta.db_table} SET cleared = %s WHERE box_id = %s AND connector_id = %s"
-            " AND cleared IS NULL RETURNING id, box_id, connector_id", [timezone.now(), box.pk, connector_id])
+            " AND cleared IS NULL AND code = '' RETURNING id, box_id, connector_id",
+            [timezone.now(), box.pk, connector_id])
         cleared = cursor.fetchall()
     _alarms_cleared_tell(cleared, {(box.pk, connector_id): box})
 

@@ -4,6 +4,7 @@ from django.core.mail import send_mail
 from django.db import connection
 from django.utils import timezone
 
+from chargers.alarms import alarms_expire
 from chargers.models import Alarm
 from chargers.reservations import reservations_expire
 
@@ -15,10 +16,14 @@ def alarm_email_operations(alarm_id: int) -> None:
     if not claimed:
         return
     alarm = Alarm.objects.select_related("box").get(pk=alarm_id)
-    subject = f"[evchong] {alarm.box.serial} connector {alarm.connector_id} {alarm.status}: {alarm.error_code}"
+    # A status report's alarm says status and error code; a box's own alarm level, code and component.
+    what, code = alarm.status or alarm.level, alarm.error_code or alarm.code
+    subject = f"[evchong] {alarm.box.serial} connector {alarm.connector_id} {what}: {code}"
     body = (
         f"Charge box {alarm.box.serial}, connector {alarm.connector_id}\n"
-        f"status {alarm.status}, error {alarm.error_code}, vendor error {alarm.vendor_error_code or '-'}\n"
+        + (f"status {alarm.status}, error {alarm.error_code}" if alarm.status else
+           f"level {alarm.level}, alarm {alarm.code}, component {alarm.component or '-'}")
+        + f", vendor error {alarm.vendor_error_code or '-'}\n"
         f"info: {alarm.info or '-'}\n"
         f"transaction: {alarm.transaction_id or 'none'}\n"
         f"reported at {alarm.raised.isoformat()}\n"
@@ -55,3 +60,9 @@ def journal_trim() -> int:
 def reservations_sweep() -> int:
     """Reservations past their expiryDate end as expired (a conditional UPDATE: re-runs are void)."""
     return reservations_expire()
+
+
+@shared_task
+def alarms_sweep() -> int:
+    """Alarms whose time to live has passed clear themselves (chargers.alarms)."""
+    return alarms_expire()

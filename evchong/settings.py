@@ -163,6 +163,8 @@ CELERY_BEAT_SCHEDULE = {
     "journal-trim": {"task": "chargers.tasks.journal_trim", "schedule": 60.0},
     "command-sweep": {"task": "commands.tasks.sweep_commands", "schedule": 30.0},
     "reservation-expiry": {"task": "chargers.tasks.reservations_sweep", "schedule": 60.0},
+    # Alarms with a time to live (Kotodian's WarningReq.ttl) clear within this many seconds of it.
+    "alarm-expiry": {"task": "chargers.tasks.alarms_sweep", "schedule": env_float("ALARM_SWEEP_SECONDS", 10)},
     "firmware-update-confirm": {"task": "firmware.tasks.updates_confirm", "schedule": 60.0},
     "webhook-log-trim": {"task": "webhooks.tasks.deliveries_trim", "schedule": 3600.0},
 }

@@ -33,6 +33,7 @@ from kotodian.liveness import bridge_connected
 from kotodian.messages import action_name
 from kotodian.presence import SWEEP_SECONDS, boxes_silent_release
 from kotodian.proto import charger_pb2 as pb
+from kotodian.replies import ConfThenRequests
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,16 @@ class Bridge:
             self.boxes[box.serial] = box
         if message.reply is not None:
             await self.publish(uplink.downlink, message.reply, uplink.qos)
+        if message.failure is None and isinstance(message.result, ConfThenRequests) and box is not None:
+            await self.requests_send(box, message.result.requests)
+
+    async def requests_send(self, box: ChargeBox, requests) -> None:
+        """Requests of ours that follow an answer (kotodian.replies): each under a sequenceId of the
+        central system's, on the box's command topic, journaled as sent."""
+        for message_id, request in requests:
+            payload = codec.encode_request(message_id, request, await topics.sequence_next())
+            await self.publish(topics.downlink(topics.COMMAND, box.serial), payload, 2)
+            await writers().submit(Message(EDGE, payload, Direction.OUT, action_name(message_id), box))
 
     async def publish(self, topic: str, payload: bytes, qos: int) -> None:
         client = self.client

@@ -29,9 +29,12 @@ from inbound.edge import Edge, Message
 from inbound.writers import Writers
 from kotodian import codec
 from kotodian.errors import CodecError, UnknownMessage
+from kotodian import alarms, notifications, offline_orders, tariff_pulls  # noqa: F401 (they fill HANDLERS)
 from kotodian.handlers import HANDLERS, FieldInvalid
 from kotodian.messages import REPLY_CLASSES
+from kotodian.notifications import SENT_BY_THE_SYSTEM
 from kotodian.proto import charger_pb2 as pb
+from kotodian.replies import ConfThenRequests
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,12 @@ def refusal_conf(request: codec.Apdu, failure: DomainError) -> ProtobufMessage |
     conf = reply_class(status=1)
     if "reason" in reply_class.DESCRIPTOR.fields_by_name:
         conf.reason = failure.message
+    # What the box matches the refusal to (an offline order's record, a connector), where both have it.
+    request_fields = request.message.DESCRIPTOR.fields_by_name
+    for name in ("recordId", "connectorId"):
+        field = reply_class.DESCRIPTOR.fields_by_name.get(name)
+        if field is not None and name in request_fields and field.type == request_fields[name].type:
+            setattr(conf, name, getattr(request.message, name))
     return conf
 
 
@@ -75,7 +84,9 @@ class KotodianEdge(Edge):
         """``request`` is the decoded inner message, ``reference`` its Apdu (kotodian.bridge)."""
         message.handler = self.handlers.get(message.action)
         if message.handler is None:
-            raise UnknownMessage(f"{message.reference.name} is not a message the central system takes",
+            taken = "sent by the central system, never taken from a box" \
+                if message.action in SENT_BY_THE_SYSTEM else "not a message the central system takes"
+            raise UnknownMessage(f"{message.reference.name} is {taken}",
                                  sequence_id=message.reference.sequence_id, message_id=message.reference.message_id)
 
     def render(self, message: Message) -> bytes | None:
@@ -86,7 +97,8 @@ class KotodianEdge(Edge):
             return None
         failure = message.failure
         if failure is None:
-            return codec.encode_reply(request, message.result)
+            result = message.result
+            return codec.encode_reply(request, result.conf if isinstance(result, ConfThenRequests) else result)
         if isinstance(failure, CodecError) and failure.error_code is not None:
             return codec.message_error(request, failure.error_code, failure.reason)
         if isinstance(failure, DomainError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -33,8 +34,9 @@ from firmware.services import diagnostics_status_record, firmware_status_record
 from inbound.edge import Handler
 from kotodian.credentials import box_credentials
 from kotodian.names import CONNECTOR_STATES, MEASURANDS, STOP_REASONS
+from kotodian.price_schemes import box_tariff, set_tariff_req
 from kotodian.proto import charger_pb2 as pb
-from transactions.choices import Location, Reason
+from transactions.choices import Location, ReadingContext, Reason
 from transactions.models import Transaction
 from transactions.services import (
     MeterReport,
@@ -202,7 +204,11 @@ def heartbeat(box: ChargeBox, req: pb.HeartbeatReq) -> pb.HeartbeatResp:
 @handles("Authorize", writes=False)
 def authorize(box: ChargeBox, req: pb.AuthorizeReq) -> pb.AuthorizeConf:
     id_tag = req.IdData.id
-    return pb.AuthorizeConf(idInfo=id_token_out(id_tag, idtag_authorize(id_tag=id_tag, box=box)))
+    conf = pb.AuthorizeConf(idInfo=id_token_out(id_tag, idtag_authorize(id_tag=id_tag, box=box)))
+    tariff = box_tariff(box)
+    if tariff is not None:  # what the session will be billed by, for the box to show
+        conf.priceScheme.CopyFrom(set_tariff_req(tariff))
+    return conf
 
 
 def id_tag_in(req) -> str:
@@ -235,6 +241,16 @@ def stop_reason_in(code: int) -> str:
     return Reason.OTHER
 
 
+FEN = Decimal("0.01")
+
+
+def box_cost_in(message) -> Decimal | None:
+    """The box's own bill (Cost.totalcost, in fen: DESIGN 3) in currency units; None when it sent none."""
+    if not message.HasField("cost"):
+        return None
+    return Decimal(message.cost.totalcost) * FEN
+
+
 @handles("StopTransaction")
 def stop_transaction(box: ChargeBox, req: pb.StopTransactionReq) -> pb.StopTransactionConf:
     transaction_id = number_in(req.transactionId, "transactionId")
@@ -247,6 +263,7 @@ def stop_transaction(box: ChargeBox, req: pb.StopTransactionReq) -> pb.StopTrans
         timestamp=time_in(req.timestamp, "timestamp"),
         id_tag=id_tag_in(req) or None,
         reason=stop_reason_in(req.reason),
+        box_reported_cost=box_cost_in(req),
     )
     return pb.StopTransactionConf(transactionId=req.transactionId, connectorId=req.connectorId)
 
@@ -258,9 +275,9 @@ PHASES = ("L1", "L2", "L3")
 
 
 def sample(timestamp: datetime, value: float, measurand: str, unit: str, *, phase: str = "",
-           location: str = Location.OUTLET) -> Sample:
+           location: str = Location.OUTLET, context: str = ReadingContext.SAMPLE_PERIODIC) -> Sample:
     return Sample(timestamp=timestamp, value=repr(float(value)), measurand=measurand, unit=unit, phase=phase,
-                  location=location)
+                  location=location, context=context)
 
 
 def electric_samples(timestamp: datetime, req) -> list[Sample]:

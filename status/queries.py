@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from chargers.choices import ChargePointStatus
+from chargers.alarms import open_q as alarm_open_q
 from chargers.models import CONNECTED_PROTOCOLS, Alarm, ChargeBox, Connector, JournalEntry
 from commands.models import Command, CommandState
 from core.stack import supervisor_state
@@ -126,7 +127,7 @@ def box_status(box: ChargeBox) -> BoxStatus:
         connectors=connectors,
         last_heartbeat=heartbeat,
         firmware=list(FirmwareStatusEvent.objects.filter(box=box)[:5]),
-        alarms=list(Alarm.objects.filter(box=box, cleared__isnull=True).order_by("-id")[:20]),
+        alarms=list(Alarm.objects.filter(alarm_open_q(), box=box).order_by("-id")[:20]),
         journal=list(JournalEntry.objects.filter(box=box).order_by("-id")[:JOURNAL_FRAMES]),
     )
 

@@ -138,6 +138,7 @@ def session_cost_html(cost: SessionCost | None) -> str:
         '<div class="session-cost-box"><table class="session-cost"><thead><tr><th>local time</th><th>Wh</th>'
         "<th>per kWh</th><th>energy</th><th>service</th></tr></thead><tbody>{}</tbody>"
         '<tfoot><tr><td colspan="3">energy {} + service {} + idle {}</td><td colspan="2"><strong>{} {}</strong>'
-        "</td></tr></tfoot></table><p>tariff {}</p><ul>{}</ul></div>",
-        rows, cost.energy, cost.service, cost.idle, cost.total, cost.currency, cost.tariff_code, flags,
+        "</td></tr></tfoot></table><p>tariff {}{}</p><ul>{}</ul></div>",
+        rows, cost.energy, cost.service, cost.idle, cost.total, cost.currency, cost.tariff_code,
+        "" if cost.box_reported is None else f"; the box reported {cost.box_reported} {cost.currency}", flags,
     )

@@ -103,7 +103,11 @@ class SessionCost(models.Model):
         return [FLAG_LABELS.get(flag, flag) for flag in self.flags]
 
 
+# Not the splitter's: a flag of the comparison with the box's own figure (tariffs.services).
+BOX_COST_DIFFERS = "box_cost_differs"
+
 FLAG_LABELS = {
+    BOX_COST_DIFFERS: "the box's own total differs from ours by more than 0.01",
     Flag.STOP_BEFORE_START: "the stop is before the start: all energy priced at the start",
     Flag.METER_BACKWARDS: "meterStop is below meterStart: no energy charged",
     Flag.READINGS_OUTSIDE: "meter values outside the session's time left out",

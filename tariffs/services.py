@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 
 from core.errors import DomainError
-from tariffs.models import CURRENCY, TARIFF_CODE, SessionCost, Tariff, TariffPeriod
+from tariffs.models import BOX_COST_DIFFERS, CURRENCY, TARIFF_CODE, SessionCost, Tariff, TariffPeriod
 from tariffs.periods import Period, periods_check, price_parse
 from tariffs.splitter import Cost, Pricing, Reading, session_cost
 
@@ -182,7 +182,32 @@ def session_cost_store(*, session: SessionFacts, tariff: Tariff | None = None) -
         "service": cost.service, "idle": cost.idle, "total": cost.total, "lines": lines_stored(cost),
         "flags": [str(flag) for flag in cost.flags],
     })
+    if row.box_reported is not None:  # recomputed: compared with the box's figure again
+        row.flags = box_cost_flags(row)
+        row.save(update_fields=["flags"])
     return row
+
+
+# A disagreement up to this much is rounding (the box bills in fen per segment, we per line).
+BOX_COST_TOLERANCE = Decimal("0.01")
+
+
+def box_cost_flags(cost: SessionCost) -> list[str]:
+    """The cost's flags, with BOX_COST_DIFFERS exactly when the box's own total is more than
+    BOX_COST_TOLERANCE away from ours."""
+    flags = [flag for flag in cost.flags if flag != BOX_COST_DIFFERS]
+    if cost.box_reported is not None and abs(Decimal(cost.total) - cost.box_reported) > BOX_COST_TOLERANCE:
+        flags.append(BOX_COST_DIFFERS)
+    return flags
+
+
+def session_cost_box_report(*, cost: SessionCost, amount: Decimal) -> SessionCost:
+    """Keep what the box itself says a session cost (in the tariff's currency) beside our figure,
+    and flag the session where the two disagree."""
+    cost.box_reported = amount
+    cost.flags = box_cost_flags(cost)
+    cost.save(update_fields=["box_reported", "flags"])
+    return cost
 
 
 def lines_stored(cost: Cost) -> list[dict]:

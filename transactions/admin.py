@@ -9,6 +9,7 @@ from operations.admin_mixins import BigTableMixin, ExactSearchMixin
 from operations.exports import METER_VALUE_COLUMNS, SESSION_COLUMNS, csv_response
 from operations.session_charts import session_charts
 from tariffs.admin import session_cost_html
+from tariffs.models import BOX_COST_DIFFERS, FLAG_LABELS
 from transactions.choices import Reason
 from transactions.models import MeterValue, Transaction
 from transactions.units import MEASURANDS
@@ -19,11 +20,26 @@ def _duration(seconds: float) -> str:
     return f"{minutes // 60}:{minutes % 60:02d} h"
 
 
+class BoxCostFilter(admin.SimpleListFilter):
+    """Sessions whose box billed otherwise than we did (tariffs.services.box_cost_flags)."""
+
+    title = "the box's bill"
+    parameter_name = "box_cost"
+
+    def lookups(self, request, model_admin):
+        return [("differs", "differs from ours")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "differs":
+            return queryset.filter(cost__flags__contains=[BOX_COST_DIFFERS])
+        return queryset
+
+
 @admin.register(Transaction)
 class TransactionAdmin(ExactSearchMixin, BigTableMixin, admin.ModelAdmin):
     list_display = ["id", "box", "connector_number", "id_tag", "started_at", "stopped_at", "energy", "duration",
                     "cost_total", "stop_reason"]
-    list_filter = [RunningFilter, choices_filter("stop_reason", Reason.values, "stop reason"),
+    list_filter = [RunningFilter, choices_filter("stop_reason", Reason.values, "stop reason"), BoxCostFilter,
                    ("started_at", admin.DateFieldListFilter)]
     search_numbers = ["id"]
     search_texts = ["box__serial", "id_tag"]
@@ -63,7 +79,12 @@ class TransactionAdmin(ExactSearchMixin, BigTableMixin, admin.ModelAdmin):
     @admin.display(description="cost", ordering="cost__total")
     def cost_total(self, tx):
         cost = getattr(tx, "cost", None)
-        return "" if cost is None else f"{cost.total} {cost.currency}"
+        if cost is None:
+            return ""
+        if BOX_COST_DIFFERS in cost.flags:  # the box billed otherwise: both figures, marked
+            return format_html('{} {} <span class="error" title="{}">box: {}</span>', cost.total, cost.currency,
+                               FLAG_LABELS[BOX_COST_DIFFERS], cost.box_reported)
+        return f"{cost.total} {cost.currency}"
 
     @admin.display(description="duration")
     def duration(self, tx):

@@ -90,3 +90,21 @@ class MeterValue(models.Model):
 
     def __str__(self):
         return f"{self.measurand}={self.value}{self.unit}"
+
+
+class OfflineOrder(models.Model):
+    """A finished session a box uploaded after the fact (Kotodian's TransactionReq, "offline
+    orders"), under the box's own record number: a replay of the same record after a reconnect
+    finds this row and changes nothing (transactions.offline)."""
+
+    box = models.ForeignKey(ChargeBox, on_delete=models.CASCADE, related_name="+")
+    record_id = models.CharField(max_length=64, help_text="the box's record number")
+    transaction = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="offline_orders")
+    received = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["box", "record_id"], name="offline_order_once")]
+
+    def __str__(self):
+        return f"{self.box_id} record {self.record_id} -> #{self.transaction_id}"

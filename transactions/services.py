@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import connection, transaction
 
@@ -14,6 +15,7 @@ from chargers.services import CONNECTOR_ID_MAX, IdTagInfo, connector_get, idtag_
 from core.bulk import assignments, rows_insert
 from core.errors import DomainError
 from smartcharging.services import charging_profiles_end_with_session
+from tariffs.services import session_cost_box_report
 from transactions.choices import Location, ReadingContext, Reason, ValueFormat
 from transactions.costing import transaction_cost_record
 from transactions.models import MeterValue, Transaction
@@ -137,9 +139,11 @@ def transaction_stop(
     id_tag: str | None = None,
     reason: str = "",
     samples: list[Sample] = (),
+    box_reported_cost: Decimal | None = None,
 ) -> StopResult:
     """Close a session. Unknown or already closed sessions are answered too (boxes would retry
-    forever otherwise); their transaction data is kept against the id the box reported."""
+    forever otherwise); their transaction data is kept against the id the box reported.
+    ``box_reported_cost``: what the box itself says the session cost, kept beside ours."""
     with transaction.atomic():
         tx, connector_id = _session_close(
             box=box, transaction_id=transaction_id, meter_stop_wh=meter_stop_wh, stopped_at=timestamp,
@@ -156,7 +160,9 @@ def transaction_stop(
         )
         if closed_now:
             # Priced with the stop's own transaction data, committed with the stop (DESIGN.md §3).
-            transaction_cost_record(tx=tx, station_id=box.station_id)
+            cost = transaction_cost_record(tx=tx, station_id=box.station_id)
+            if cost is not None and box_reported_cost is not None:
+                session_cost_box_report(cost=cost, amount=box_reported_cost)
             session_closed.send(sender=Transaction, transaction=tx)
     tag = id_tag or (tx.id_tag if tx is not None else None)
     return StopResult(tx, idtag_authorize(id_tag=tag) if tag else None)
