@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from celery import current_app
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from chargers.choices import AlarmLevel
 from chargers.models import Alarm, ChargeBox
-from chargers.services import CONNECTOR_ID_MAX
+from chargers.services import CONNECTOR_ID_MAX, _alarms_cleared_tell
+from chargers.signals import alarm_raised
 from core.errors import DomainError
 
 
@@ -69,6 +70,7 @@ def alarm_raise(*, box: ChargeBox, report: AlarmReport) -> Alarm:
     grave = report.level in GRAVE
     alarm = Alarm.objects.create(box=box, connector_id=report.connector_id, code=code, raised=report.raised or now,
                                  notify_operations=grave, **fields)
+    alarm_raised.send(sender=Alarm, alarm=alarm)  # webhooks: fault raised, as a status report's
     if grave:
         # By name: the tasks module imports this one.
         transaction.on_commit(lambda: current_app.send_task("chargers.tasks.alarm_email_operations",
@@ -78,8 +80,19 @@ def alarm_raise(*, box: ChargeBox, report: AlarmReport) -> Alarm:
 
 def alarm_clear(*, box: ChargeBox, code: str, at: datetime | None = None) -> int:
     """The box says its alarm ``code`` is over: every open alarm of that code on the box is cleared."""
-    return Alarm.objects.filter(box=box, code=code[: Alarm._meta.get_field("code").max_length],
-                                cleared__isnull=True).update(cleared=at or timezone.now())
+    cleared = _cleared_returning("%s", "box_id = %s AND code = %s AND cleared IS NULL",
+                                 [at or timezone.now(), box.pk, code[: Alarm._meta.get_field("code").max_length]])
+    _alarms_cleared_tell(cleared, {(box_id, connector_id): box for _, box_id, connector_id in cleared})
+    return len(cleared)
+
+
+def _cleared_returning(cleared: str, where: str, params: list) -> list[tuple[int, int, int]]:
+    """UPDATE ... RETURNING (the ORM's update() returns a count): (id, box_id, connector_id) of each
+    alarm cleared, for the alarm_cleared signal. ``cleared``: the SQL of the time it is cleared at."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Alarm._meta.db_table} SET cleared = {cleared} WHERE {where}"
+                       " RETURNING id, box_id, connector_id", params)
+        return cursor.fetchall()
 
 
 def open_q(now: datetime | None = None) -> Q:
@@ -92,4 +105,7 @@ def open_q(now: datetime | None = None) -> Q:
 def alarms_expire(*, now: datetime | None = None) -> int:
     """Alarms past their expiry are cleared, as of their expiry (a conditional UPDATE: re-runs are void)."""
     now = now or timezone.now()
-    return Alarm.objects.filter(cleared__isnull=True, expires__lte=now).update(cleared=F("expires"))
+    cleared = _cleared_returning("expires", "cleared IS NULL AND expires <= %s", [now])
+    boxes = ChargeBox.objects.in_bulk({box_id for _, box_id, _ in cleared})
+    _alarms_cleared_tell(cleared, {(box_id, connector_id): boxes[box_id] for _, box_id, connector_id in cleared})
+    return len(cleared)

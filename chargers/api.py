@@ -1,4 +1,5 @@
 from django.http import Http404
+from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.generics import RetrieveAPIView
 
@@ -54,13 +55,17 @@ class AlarmOut(Present, serializers.ModelSerializer):
     vendorErrorCode = serializers.CharField(source="vendor_error_code")
     notifyUser = serializers.BooleanField(source="notify_user")
     notifyOperations = serializers.BooleanField(source="notify_operations")
-    cleared = serializers.DateTimeField(allow_null=True, help_text="null: still open")
+    cleared = serializers.DateTimeField(allow_null=True, help_text="null: not cleared (see open and expires)")
+    expires = serializers.DateTimeField(allow_null=True, help_text="the box's time to live ends; null: until cleared")
+    level = serializers.CharField(help_text="critical, alert, warning, notice or info; empty for a status report's")
+    code = serializers.CharField(help_text="the box's alarm by name (Kotodian Warnings); empty for a status report's")
     open = serializers.SerializerMethodField()
 
     class Meta:
         model = Alarm
         fields = ["id", "box", "connectorId", "transactionId", "status", "errorCode", "vendorErrorCode", "info",
-                  "notifyUser", "notifyOperations", "raised", "cleared", "open"]
+                  "level", "code", "component", "notifyUser", "notifyOperations", "raised", "cleared", "expires",
+                  "open"]
 
     def get_open(self, alarm) -> bool:
-        return alarm.cleared is None
+        return alarm.cleared is None and (alarm.expires is None or alarm.expires > timezone.now())

@@ -6,7 +6,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.generics import RetrieveAPIView
 
+from chargers.alarms import open_q
 from chargers.api import AlarmOut
+from chargers.choices import AlarmLevel
 from chargers.models import Alarm
 from commands.permissions import HasModelPermission
 from operations.api.common import FilteredList, answers, listing
@@ -19,6 +21,8 @@ class AlarmFilters(serializers.Serializer):
     state = serializers.ChoiceField(["open", "cleared"], required=False)
     status = serializers.CharField(required=False, help_text="the connector status reported, as Faulted")
     errorCode = serializers.CharField(required=False)
+    level = serializers.ChoiceField(AlarmLevel.values, required=False)
+    code = serializers.CharField(required=False, help_text="the box's alarm by name, as OverVoltage")
 
 
 ALARMS = Alarm.objects.select_related("box")
@@ -28,7 +32,7 @@ ALARMS = Alarm.objects.select_related("box")
 class AlarmsView(FilteredList):
     serializer_class = AlarmOut
     filters = AlarmFilters
-    lookups = {"box": "box__serial", "status": "status", "errorCode": "error_code"}
+    lookups = {"box": "box__serial", "status": "status", "errorCode": "error_code", "level": "level", "code": "code"}
     required_permissions = PERMISSIONS
 
     def base_queryset(self):
@@ -36,7 +40,8 @@ class AlarmsView(FilteredList):
 
     def narrow(self, queryset, values):
         if "state" in values:
-            queryset = queryset.filter(cleared__isnull=values["state"] == "open")
+            # Past its time to live is over, swept or not yet (chargers.alarms).
+            queryset = queryset.filter(open_q()) if values["state"] == "open" else queryset.exclude(open_q())
         return queryset
 
 

@@ -333,3 +333,21 @@ def test_a_method_a_list_does_not_offer_is_405_for_staff_too(operations_user, db
     client = staff_client(operations_user)
     assert client.post("/api/v1/alarms", {}, content_type="application/json").status_code == 405
     assert client.delete("/api/v1/transactions").status_code == 405
+
+
+def test_alarms_a_box_raised_by_level_and_code_and_past_their_ttl(api, make_box):
+    from chargers.alarms import AlarmReport, alarm_clear, alarm_raise
+
+    box = make_box("AL-K", connectors=2)
+    over = alarm_raise(box=box, report=AlarmReport(code="OverVoltage", level="critical", connector_id=1))
+    brief = alarm_raise(box=box, report=AlarmReport(code="DoorOpen", level="notice", ttl=0))
+    lid = alarm_raise(box=box, report=AlarmReport(code="LidOpen", level="warning"))
+    alarm_clear(box=box, code="LidOpen")
+    assert ids(api.get("/api/v1/alarms", {"level": "critical"})) == [over.id]
+    assert ids(api.get("/api/v1/alarms", {"code": "DoorOpen"})) == [brief.id]
+    # ttl 0 is past at once: no longer open, though the sweep has not cleared it yet.
+    assert ids(api.get("/api/v1/alarms", {"state": "open"})) == [over.id]
+    assert ids(api.get("/api/v1/alarms", {"state": "cleared"})) == [lid.id, brief.id]
+    body = api.get(f"/api/v1/alarms/{over.id}").json()
+    assert (body["level"], body["code"], body["open"], body["expires"]) == ("critical", "OverVoltage", True, None)
+    assert api.get("/api/v1/alarms", {"level": "loud"}).status_code == 400
