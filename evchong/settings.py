@@ -162,6 +162,8 @@ CELERY_BEAT_SCHEDULE = {
     "command-sweep": {"task": "commands.tasks.sweep_commands", "schedule": 30.0},
     "reservation-expiry": {"task": "chargers.tasks.reservations_sweep", "schedule": 60.0},
     "firmware-update-confirm": {"task": "firmware.tasks.updates_confirm", "schedule": 60.0},
+    "firmware-campaigns": {"task": "commands.tasks.campaigns_drive", "schedule": 10.0},
+    "diagnostics-expiry": {"task": "firmware.tasks.diagnostics_sweep", "schedule": 3600.0},
 }
 
 REST_FRAMEWORK = {
@@ -280,6 +282,10 @@ FTP_TLS_DIR = Path(os.environ.get("FTP_TLS_DIR") or BASE_DIR / "var" / "ftp")
 # A diagnostics upload (GetDiagnostics' location) takes at most this many bytes, for this long.
 DIAGNOSTICS_MAX_BYTES = env_int("DIAGNOSTICS_MAX_BYTES", 50 * 1024 * 1024)
 DIAGNOSTICS_UPLOAD_HOURS = env_float("DIAGNOSTICS_UPLOAD_HOURS", 24)
+# Diagnostics uploads, their files with them, are deleted this long after they were opened.
+DIAGNOSTICS_KEEP_DAYS = env_float("DIAGNOSTICS_KEEP_DAYS", 30)
+# A firmware update with no news (status, boot) for this long is stalled; a campaign counts it failed.
+FIRMWARE_UPDATE_STALL_MINUTES = env_float("FIRMWARE_UPDATE_STALL_MINUTES", 60)
 
 LOGGING = {
     "version": 1,

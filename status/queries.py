@@ -17,7 +17,7 @@ from django.utils import timezone
 from chargers.choices import ChargePointStatus
 from chargers.models import CONNECTED_PROTOCOLS, Alarm, ChargeBox, Connector, JournalEntry
 from commands.models import Command, CommandState
-from firmware.models import FirmwareStatusEvent
+from firmware.models import DiagnosticsUpload, FirmwareStatusEvent
 from tariffs.models import SessionCost
 from tariffs.splitter import Cost
 from transactions.costing import transaction_cost_so_far
@@ -167,3 +167,8 @@ def dashboard(now: datetime | None = None) -> Dashboard:
             Command.objects.filter(state__in=FAILED_COMMAND_STATES).select_related("box").order_by("-id")[:10]
         ),
     )
+
+
+def box_diagnostics(box: ChargeBox, limit: int = 10) -> list[tuple[DiagnosticsUpload, list[str]]]:
+    """The box's newest diagnostics uploads, each with the files it holds."""
+    return [(upload, upload.file_names()) for upload in DiagnosticsUpload.objects.filter(box=box)[:limit]]
