@@ -162,7 +162,10 @@ CELERY_BEAT_SCHEDULE = {
     "command-sweep": {"task": "commands.tasks.sweep_commands", "schedule": 30.0},
     "reservation-expiry": {"task": "chargers.tasks.reservations_sweep", "schedule": 60.0},
     "firmware-update-confirm": {"task": "firmware.tasks.updates_confirm", "schedule": 60.0},
-    "firmware-campaigns": {"task": "commands.tasks.campaigns_drive", "schedule": 10.0},
+    # How often campaigns start boxes and follow them (commands.campaigns): at most max_concurrent
+    # boxes start per run, so a campaign's time to done is at least (boxes / max_concurrent) runs.
+    "firmware-campaigns": {"task": "commands.tasks.campaigns_drive",
+                           "schedule": env_float("FIRMWARE_CAMPAIGN_SECONDS", 10.0)},
     "diagnostics-expiry": {"task": "firmware.tasks.diagnostics_sweep", "schedule": 3600.0},
 }
 

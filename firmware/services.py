@@ -31,7 +31,10 @@ def firmware_status_record(*, box: ChargeBox, status: str) -> FirmwareStatusEven
         newest = FirmwareUpdate.objects.filter(box=box).order_by("-id").values("pk")[:1]
         moved = FirmwareUpdate.objects.filter(pk=Subquery(newest), confirmed_at__isnull=True).update(
             last_status=status, last_status_at=event.received, stalled_at=None)
-        if not moved:
+        # A box that says Installed once booted may find its update confirmed by that boot already.
+        late_installed = status == FirmwareStatus.INSTALLED and FirmwareUpdate.objects.filter(
+            pk=Subquery(newest), confirmed_at__isnull=False).exists()
+        if not moved and not late_installed:
             event.problem = UNSOLICITED_STATUS
             log.warning("box %s reported firmware status %s: %s", box.serial, status, UNSOLICITED_STATUS)
     event.save()

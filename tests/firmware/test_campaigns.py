@@ -243,3 +243,14 @@ def test_the_admin_makes_a_campaign_from_a_selection_and_refuses_a_bad_one(trans
     assert answer.status_code == 302
     campaign = FirmwareCampaign.objects.get()
     assert sorted(targets(campaign)) == ["Q-1", "Q-3"] and campaign.selection == "2 boxes named"
+
+
+def test_installed_after_the_confirming_boot_is_not_flagged_but_a_second_one_after_done_is(transactional_db,
+                                                                                              three_boxes, image):
+    campaign_create(name="late", image=image, serials=["Q-1"])
+    campaigns_drive()
+    command_settle(command_id=Command.objects.get().pk, outcome=Outcome.answered({}))
+    FirmwareUpdate.objects.update(confirmed_at=timezone.now())  # the boot's confirmation came first
+    box = three_boxes[0]
+    assert firmware_status_record(box=box, status="Installed").problem == ""
+    assert firmware_status_record(box=box, status="Downloading").problem.startswith("no update was sent")
