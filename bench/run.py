@@ -266,7 +266,7 @@ DESCRIPTIONS = {
     "contention": "remote starts on one connector",
     "rest-heartbeat": "forward REST API heartbeat",
     "rest-meter": "forward REST API meterValues",
-    "campaign": "firmware campaign over FTP (at most 100 at once)",
+    "campaign": "firmware campaign, boxes fetch over FTP",
 }
 
 

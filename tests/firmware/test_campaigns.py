@@ -254,3 +254,21 @@ def test_installed_after_the_confirming_boot_is_not_flagged_but_a_second_one_aft
     box = three_boxes[0]
     assert firmware_status_record(box=box, status="Installed").problem == ""
     assert firmware_status_record(box=box, status="Downloading").problem.startswith("no update was sent")
+
+
+def test_each_box_gets_its_update_through_its_own_protocols_edge(transactional_db, make_box, image):
+    from chargers.models import ChargeBox
+
+    for serial, protocol in (("P-OCPP", "ocpp1.6"), ("P-KOTO", "kotodian"), ("P-REST", "evchong")):
+        make_box(serial, connectors=1)
+        ChargeBox.objects.filter(serial=serial).update(protocol=protocol, connected_node="test-node")
+    campaign = campaign_create(name="mixed", image=image, serials=["P-OCPP", "P-KOTO", "P-REST"])
+    assert campaigns_drive() == 3
+    assert states(campaign) == {
+        "P-OCPP": ("updating", "command", "queued"),
+        "P-KOTO": ("updating", "command", "queued"),
+        # EVCHONG REST boxes only report (firmwareStatusNotify): no call reaches them.
+        "P-REST": ("failed", "command", "the charge box speaks EVCHONG REST, which has no channel for commands"),
+    }
+    assert sorted(Command.objects.values_list("box__serial", "action", "source")) == [
+        ("P-KOTO", "UpdateFirmware", "campaign"), ("P-OCPP", "UpdateFirmware", "campaign")]
