@@ -272,3 +272,16 @@ def test_each_box_gets_its_update_through_its_own_protocols_edge(transactional_d
     }
     assert sorted(Command.objects.values_list("box__serial", "action", "source")) == [
         ("P-KOTO", "UpdateFirmware", "campaign"), ("P-OCPP", "UpdateFirmware", "campaign")]
+
+
+def test_the_beat_runs_the_campaigns_through_a_real_worker(celery_worker, three_boxes, image):
+    from django.conf import settings
+
+    from commands.tasks import campaigns_drive as task
+
+    assert settings.CELERY_BEAT_SCHEDULE["firmware-campaigns"]["task"] == task.name
+    campaign = campaign_create(name="beat", image=image, max_concurrent=2, serials=["Q-1", "Q-2", "Q-3"])
+    task.delay()  # as the beat sends it; the worker runs it
+    eventually(lambda: sorted(targets(campaign).values()) == ["pending", "updating", "updating"], timeout=30,
+               what="two boxes started by the worker")
+    assert Command.objects.filter(source="campaign").count() == 2
