@@ -285,3 +285,16 @@ def test_the_beat_runs_the_campaigns_through_a_real_worker(celery_worker, three_
     eventually(lambda: sorted(targets(campaign).values()) == ["pending", "updating", "updating"], timeout=30,
                what="two boxes started by the worker")
     assert Command.objects.filter(source="campaign").count() == 2
+
+
+def test_a_simulated_box_that_goes_silent_is_stalled_and_retried(runner, make_box, image, settings):
+    settings.FIRMWARE_UPDATE_STALL_MINUTES = 0.05  # three seconds
+    make_box("ST-1", connectors=1)
+    box = runner.box("ST-1", "T1", connectors=1, firmware_fail="silent")
+    campaign = campaign_create(name="silent", image=image, serials=["ST-1"])
+    drive_until_finished(campaign)
+    assert states(campaign) == {"ST-1": ("failed", "stalled", "no news for 0.05 minutes after Downloaded")}
+    box.settings.firmware_fail = ""
+    assert campaign_retry_failed(campaign) == 1
+    drive_until_finished(campaign)
+    assert states(campaign) == {"ST-1": ("done", "boot", "booted with 2.0")}
