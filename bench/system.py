@@ -99,13 +99,21 @@ class System:
         subprocess.run([py, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env, check=True)
         self._provision()
         self._start_web()
+        self._start_worker()
+        return self
+
+    def _start_worker(self) -> None:
         # The worker delivers reverse commands (Celery); beat runs the journal trim as in production.
         self.worker = self._spawn("worker", [
-            py, "-m", "celery", "-A", "evchong", "worker", "--beat", "--loglevel", "WARNING",
+            sys.executable, "-m", "celery", "-A", "evchong", "worker", "--beat", "--loglevel", "WARNING",
             "--concurrency", os.environ.get("CELERY_CONCURRENCY", "2"),
             "-s", str(BENCH_VAR / "celerybeat-schedule"),
         ])
-        return self
+
+    def restart_worker(self) -> None:
+        """The worker and beat again, with ``env`` as it stands now (a scenario added settings)."""
+        stop_process(self.worker)
+        self._start_worker()
 
     def _start_web(self, processes: int | None = None) -> None:
         from core.stack import web_commands

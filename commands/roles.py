@@ -20,7 +20,8 @@ FIELD_ENGINEER_PERMISSIONS = [
     "chargers.view_station", "chargers.view_chargebox", "chargers.view_connector", "chargers.view_alarm",
     "chargers.view_journalentry", "chargers.view_reservation", "transactions.view_transaction",
     "transactions.view_metervalue", "smartcharging.view_chargingprofile",
-    "firmware.view_firmwarestatusevent", "firmware.view_diagnosticsstatusevent", "commands.view_command",
+    "firmware.view_firmwarestatusevent", "firmware.view_diagnosticsstatusevent", "firmware.view_diagnosticsupload",
+    "commands.view_command",
     "operations.send_diagnostic_commands",
 ]
 

@@ -31,6 +31,7 @@ from commands.replies import command_wake_after_commit
 from commands.signals import command_finished
 from core.bulk import assignments
 from core.errors import DomainError
+from firmware.services import diagnostics_upload_open
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ def command_issue(*, box: ChargeBox, action: str, payload: dict, requested_by=No
         )
     if action == RESERVE_NOW:
         return reserve_now_issue(box=box, payload=payload, requested_by=requested_by, source=source)
+    if action == GET_DIAGNOSTICS and not payload.get("location"):
+        return diagnostics_issue(box=box, payload=payload, requested_by=requested_by, source=source)
     if (why := box_command_channel(box)) is not None:
         return _refused(box=box, action=action, payload=payload, requested_by=requested_by, source=source,
                         refusal=CommandRefused(why))
@@ -250,6 +253,26 @@ def remote_stop_issue(*, box: ChargeBox, transaction_id: int, requested_by=None,
                         refusal=refusal)
 
 
+GET_DIAGNOSTICS = "GetDiagnostics"
+# What a GetDiagnostics without a location is checked with: the system fills in its own.
+_SYSTEM_LOCATION = "ftp://diagnostics.invalid/"
+
+
+def diagnostics_issue(*, box: ChargeBox, payload: dict, requested_by=None, source: str = "") -> Command:
+    """A GetDiagnostics whose location is a place of the system's own FTP server, opened for this
+    request (firmware.services.diagnostics_upload_open): the box's file lands there, attached to it."""
+    if (why := box_command_channel(box)) is not None:
+        return _refused(box=box, action=GET_DIAGNOSTICS, payload=payload, requested_by=requested_by, source=source,
+                        refusal=CommandRefused(why))
+    with transaction.atomic():
+        upload = diagnostics_upload_open(box=box)
+        command = _create(box=box, action=GET_DIAGNOSTICS, payload={**payload, "location": upload.url},
+                          requested_by=requested_by, source=source)
+        upload.command = command
+        upload.save(update_fields=["command"])
+        return command
+
+
 def command_refuse(*, box: ChargeBox, action: str, payload: dict, reason: str, requested_by=None,
                    source: str = "") -> Command:
     """A command that a rule of the caller's own interface forbids (EVCHONG rule 1 h: firmware over
@@ -360,6 +383,8 @@ def command_validate(*, box: ChargeBox, action: str, payload: dict) -> None:
     if action not in edge.actions:
         raise CommandInvalid(f"{action!r} is not a call the central system makes to a {box.get_protocol_display()} box",
                              field="action", code="NotSupported")
+    if action == GET_DIAGNOSTICS and not payload.get("location"):
+        payload = {**payload, "location": _SYSTEM_LOCATION}  # command_issue fills in the system's own
     edge.validate(action, payload)
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
+from commands import campaigns
 from commands.edges import HAND_OVER_TIMEOUT, command_edge
 from commands.eventloop import run_in_worker_loop
 from commands.outcomes import Outcome
@@ -67,3 +68,9 @@ def _settle(command_id: int, outcome: Outcome) -> None:
 def sweep_commands() -> int:
     """Commands left open by a server that died mid-call end as timed out; expired claims go."""
     return command_expire_stale(older_than=timedelta(seconds=settings.COMMAND_STALE_SECONDS))
+
+
+@shared_task
+def campaigns_drive() -> int:
+    """Every few seconds (the beat): follow and start the boxes of the firmware campaigns."""
+    return campaigns.campaigns_drive()

@@ -167,6 +167,11 @@ CELERY_BEAT_SCHEDULE = {
     "alarm-expiry": {"task": "chargers.tasks.alarms_sweep", "schedule": env_float("ALARM_SWEEP_SECONDS", 10)},
     "firmware-update-confirm": {"task": "firmware.tasks.updates_confirm", "schedule": 60.0},
     "webhook-log-trim": {"task": "webhooks.tasks.deliveries_trim", "schedule": 3600.0},
+    # How often campaigns start boxes and follow them (commands.campaigns): at most max_concurrent
+    # boxes start per run, so a campaign's time to done is at least (boxes / max_concurrent) runs.
+    "firmware-campaigns": {"task": "commands.tasks.campaigns_drive",
+                           "schedule": env_float("FIRMWARE_CAMPAIGN_SECONDS", 10.0)},
+    "diagnostics-expiry": {"task": "firmware.tasks.diagnostics_sweep", "schedule": 3600.0},
 }
 
 REST_FRAMEWORK = {
@@ -315,6 +320,10 @@ FTP_TLS_DIR = Path(os.environ.get("FTP_TLS_DIR") or VAR_DIR / "ftp")
 # A diagnostics upload (GetDiagnostics' location) takes at most this many bytes, for this long.
 DIAGNOSTICS_MAX_BYTES = env_int("DIAGNOSTICS_MAX_BYTES", 50 * 1024 * 1024)
 DIAGNOSTICS_UPLOAD_HOURS = env_float("DIAGNOSTICS_UPLOAD_HOURS", 24)
+# Diagnostics uploads, their files with them, are deleted this long after they were opened.
+DIAGNOSTICS_KEEP_DAYS = env_float("DIAGNOSTICS_KEEP_DAYS", 30)
+# A firmware update with no news (status, boot) for this long is stalled; a campaign counts it failed.
+FIRMWARE_UPDATE_STALL_MINUTES = env_float("FIRMWARE_UPDATE_STALL_MINUTES", 60)
 
 LOGGING = {
     "version": 1,

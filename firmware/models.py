@@ -1,5 +1,6 @@
 import posixpath
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import models
 from django.db.models.signals import post_delete
@@ -17,6 +18,8 @@ class FirmwareStatusEvent(models.Model):
     box = models.ForeignKey(ChargeBox, on_delete=models.CASCADE, related_name="firmware_events")
     status = models.CharField(max_length=20, choices=FirmwareStatus.choices)
     received = models.DateTimeField(default=timezone.now)
+    # Kept, and flagged: a status for no update we sent (firmware_status_record says which).
+    problem = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         ordering = ["-received", "-id"]
@@ -60,6 +63,9 @@ class FirmwareImage(models.Model):
     # The read credential in the URL; the password is derived from it (firmware.credentials).
     ftp_username = models.CharField(max_length=32, unique=True, default=new_image_username, editable=False)
     created = models.DateTimeField(default=timezone.now, editable=False)
+    # The file on disk read again (firmware_image_verify): what differs from the upload's checksums.
+    verified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    problem = models.CharField(max_length=255, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-id"]
@@ -93,6 +99,11 @@ class DiagnosticsUpload(models.Model):
     max_bytes = models.PositiveBigIntegerField()
     created = models.DateTimeField(default=timezone.now, editable=False)
     expires = models.DateTimeField()
+    # The GetDiagnostics that gave the box this place, if the system issued it (commands.diagnostics).
+    command = models.OneToOneField("commands.Command", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="diagnostics_upload")
+    last_status = models.CharField(max_length=20, choices=DiagnosticsStatus.choices, blank=True)
+    last_status_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -104,6 +115,12 @@ class DiagnosticsUpload(models.Model):
     def directory(self) -> str:
         """Under MEDIA_ROOT, as the storage API names it."""
         return f"diagnostics/{self.ftp_username}"
+
+    def file_names(self) -> list[str]:
+        """The files the box uploaded here, whole ones only (the FTP server removes broken ones)."""
+        if not default_storage.exists(self.directory):
+            return []
+        return sorted(default_storage.listdir(self.directory)[1])
 
     @property
     def url(self) -> str:
@@ -172,6 +189,8 @@ class FirmwareUpdate(models.Model):
     last_status = models.CharField(max_length=20, choices=FirmwareStatus.choices, blank=True)
     last_status_at = models.DateTimeField(null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True, help_text="the boot that reported the new version")
+    # No news for FIRMWARE_UPDATE_STALL_MINUTES (firmware_updates_stall); news clears it.
+    stalled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -188,4 +207,71 @@ class FirmwareUpdate(models.Model):
     def state(self) -> str:
         if self.confirmed_at:
             return "Confirmed"
+        if self.stalled_at:
+            return "Stalled"
         return self.last_status or "Accepted"
+
+
+
+class CampaignState(models.TextChoices):
+    RUNNING = "running"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+    DONE = "done"
+
+
+class FirmwareCampaign(models.Model):
+    """One image rolled out to many boxes: at most ``max_concurrent`` updating at once, new ones
+    started only inside the maintenance window (local time, TIME_ZONE), driven by a beat task
+    (commands.campaigns). The boxes are chosen once, at creation (``targets``)."""
+
+    name = models.CharField(max_length=100)
+    image = models.ForeignKey(FirmwareImage, on_delete=models.PROTECT, related_name="campaigns")
+    state = models.CharField(max_length=10, choices=CampaignState.choices, default=CampaignState.RUNNING)
+    max_concurrent = models.PositiveIntegerField(default=100, help_text="boxes updating at once, at most")
+    window_start = models.TimeField(null=True, blank=True, help_text="local time; empty: any time")
+    window_end = models.TimeField(null=True, blank=True, help_text="local time; may be before the start (overnight)")
+    # How the boxes were chosen, for the record.
+    selection = models.CharField(max_length=300, blank=True, editable=False)
+    problem = models.CharField(max_length=255, blank=True, default="", editable=False,
+                               help_text="why the campaign stopped by itself (a damaged image)")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.name} ({self.image})"
+
+
+class TargetState(models.TextChoices):
+    PENDING = "pending"
+    UPDATING = "updating"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class CampaignTarget(models.Model):
+    """One box of a campaign: its current attempt (the UpdateFirmware command, then the box's
+    FirmwareUpdate), and where and why it ended."""
+
+    campaign = models.ForeignKey(FirmwareCampaign, on_delete=models.CASCADE, related_name="targets")
+    box = models.ForeignKey(ChargeBox, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=10, choices=TargetState.choices, default=TargetState.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    command = models.ForeignKey("commands.Command", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    step = models.CharField(max_length=20, blank=True, help_text="where it stopped: command, download, install, "
+                                                                  "boot, stalled")
+    words = models.CharField(max_length=500, blank=True, help_text="what the box said (a status, an error)")
+    changed = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "box"], name="campaign_target_once")]
+        indexes = [models.Index(fields=["campaign", "state"], name="campaign_target_state")]
+
+    def __str__(self):
+        return f"{self.campaign_id} {self.box_id} {self.state}"

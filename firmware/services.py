@@ -1,4 +1,5 @@
 import hashlib
+import logging
 import posixpath
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -8,26 +9,57 @@ from django.core.files import File
 from django.db import transaction
 from django.db import models
 from django.db.models import OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from chargers.models import ChargeBox
 from core.errors import DomainError
-from firmware.choices import FirmwareStatus
+from firmware.choices import DiagnosticsStatus, FirmwareStatus
 from firmware.models import (DiagnosticsStatusEvent, DiagnosticsUpload, FirmwareImage, FirmwareStatusEvent,
                              FirmwareUpdate)
 from firmware.signals import firmware_status_changed
 
+log = logging.getLogger(__name__)
+
 
 def firmware_status_record(*, box: ChargeBox, status: str) -> FirmwareStatusEvent:
-    event = FirmwareStatusEvent.objects.create(box=box, status=status)
-    # The box's newest update follows what it reports; Idle (an answer to TriggerMessage, OCPP 1.6
-    # §4.5) says nothing about it.
+    """The status kept, and the box's newest open update moved on (news clears its stall). A status
+    for no update of ours is kept all the same (the box acted on something), flagged with why."""
+    event = FirmwareStatusEvent(box=box, status=status)
+    moved = 0
+    # Idle (an answer to TriggerMessage, OCPP 1.6 §4.5) says nothing about any update.
     if status != FirmwareStatus.IDLE:
         newest = FirmwareUpdate.objects.filter(box=box).order_by("-id").values("pk")[:1]
-        FirmwareUpdate.objects.filter(pk=Subquery(newest), confirmed_at__isnull=True).update(
-            last_status=status, last_status_at=event.received)
+        moved = FirmwareUpdate.objects.filter(pk=Subquery(newest), confirmed_at__isnull=True).update(
+            last_status=status, last_status_at=event.received, stalled_at=None)
+        # A box that says Installed once booted may find its update confirmed by that boot already.
+        late_installed = status == FirmwareStatus.INSTALLED and FirmwareUpdate.objects.filter(
+            pk=Subquery(newest), confirmed_at__isnull=False).exists()
+        if not moved and not late_installed:
+            event.problem = UNSOLICITED_STATUS
+            log.warning("box %s reported firmware status %s: %s", box.serial, status, UNSOLICITED_STATUS)
+    event.save()
     firmware_status_changed.send(sender=FirmwareStatusEvent, box=box, status=status)
     return event
+
+
+UNSOLICITED_STATUS = "no update was sent to this box (none open): a status for an update it never got"
+
+
+def firmware_updates_stall(*, minutes: float | None = None, now=None) -> int:
+    """Mark stalled the open updates with no news (a status, or their start) for ``minutes``
+    (FIRMWARE_UPDATE_STALL_MINUTES); a failure reported is an end, not a stall. How many."""
+    minutes = settings.FIRMWARE_UPDATE_STALL_MINUTES if minutes is None else minutes
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=minutes)
+    return FirmwareUpdate.objects.filter(
+        confirmed_at__isnull=True, stalled_at__isnull=True,
+    ).exclude(last_status__in=FAILED_STATUSES).annotate(
+        news=Coalesce("last_status_at", "created"),
+    ).filter(news__lt=cutoff).update(stalled_at=now)
+
+
+FAILED_STATUSES = (FirmwareStatus.DOWNLOAD_FAILED, FirmwareStatus.INSTALLATION_FAILED)
 
 
 def firmware_update_open(*, command) -> FirmwareUpdate:
@@ -56,7 +88,43 @@ def firmware_updates_confirm() -> int:
 
 
 def diagnostics_status_record(*, box: ChargeBox, status: str) -> DiagnosticsStatusEvent:
-    return DiagnosticsStatusEvent.objects.create(box=box, status=status)
+    event = DiagnosticsStatusEvent.objects.create(box=box, status=status)
+    if status != DiagnosticsStatus.IDLE:  # as for firmware: Idle answers a TriggerMessage
+        newest = DiagnosticsUpload.objects.filter(box=box).order_by("-id").values("pk")[:1]
+        DiagnosticsUpload.objects.filter(pk=Subquery(newest)).update(last_status=status,
+                                                                     last_status_at=event.received)
+    return event
+
+
+def diagnostics_sweep(*, days: float | None = None) -> int:
+    """Delete the diagnostics uploads opened more than ``days`` (DIAGNOSTICS_KEEP_DAYS) ago, their
+    files with them (models' post_delete). How many."""
+    days = settings.DIAGNOSTICS_KEEP_DAYS if days is None else days
+    old = DiagnosticsUpload.objects.filter(created__lt=timezone.now() - timedelta(days=days))
+    count = 0
+    for upload in old.iterator():  # one by one: each deletes its own directory's files
+        upload.delete()
+        count += 1
+    return count
+
+
+def firmware_image_verify(image: FirmwareImage) -> str:
+    """Read the image's file again and compare it with the checksums taken at upload: the problem
+    (kept on the image, and logged), or "" when it is what was uploaded."""
+    try:
+        with image.file.open("rb") as file:
+            size, md5, sha256 = file_digests(file)
+    except OSError as exc:
+        problem = f"the file cannot be read: {exc.strerror or exc}"
+    else:
+        problem = "" if (size, md5, sha256) == (image.size, image.md5, image.sha256) else (
+            f"the file on disk does not match the upload: {size} bytes, MD5 {md5}, where {image.size} bytes, "
+            f"MD5 {image.md5} were uploaded")
+    if problem:
+        log.error("firmware image %s (%s): %s", image.pk, image.version, problem)
+    image.problem, image.verified_at = problem[:255], timezone.now()
+    FirmwareImage.objects.filter(pk=image.pk).update(problem=image.problem, verified_at=image.verified_at)
+    return problem
 
 
 def file_digests(file: File) -> tuple[int, str, str]:

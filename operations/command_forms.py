@@ -39,12 +39,15 @@ class CommandForm(forms.Form):
             out[name] = value
         return out
 
+    def checked_payload(self) -> dict:
+        return self.payload()
+
     def clean(self):
         cleaned = super().clean()
         if not self.errors:
             try:
                 action = type(self).__name__
-                command_check(action, self.payload())
+                command_check(action, self.checked_payload())
             except CommandInvalid as problem:
                 raise forms.ValidationError(problem.message) from None
         return cleaned
@@ -111,11 +114,16 @@ class GetConfiguration(CommandForm):
 class GetDiagnostics(CommandForm):
     """Have the box upload a diagnostics file to ``location``."""
 
-    location = forms.CharField(help_text="e.g. ftp://user:password@host/path/")
+    location = forms.CharField(required=False, help_text="empty: the system's own FTP server (the file is attached "
+                                                        "to the box); or e.g. ftp://user:password@host/path/")
     retries = forms.IntegerField(min_value=0, required=False)
     retryInterval = forms.IntegerField(min_value=0, required=False, help_text="seconds")
     startTime = _when(required=False)
     stopTime = _when(required=False)
+
+    def checked_payload(self) -> dict:
+        # No location: the system fills in its own when it issues the command (commands.services).
+        return {"location": "ftp://diagnostics.invalid/", **self.payload()}
 
 
 class GetLocalListVersion(CommandForm):

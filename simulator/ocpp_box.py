@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ftplib
+import hashlib
+import io
 import itertools
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import unquote, urlsplit
 
 import orjson
 from websockets.asyncio.client import connect
@@ -28,6 +34,58 @@ TRIGGERABLE = {
     "BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification", "Heartbeat",
     "MeterValues", "StatusNotification",
 }
+
+
+# FTP transfers are blocking (ftplib): they run here, so a hundred boxes fetch at once without
+# holding the event loop. Threads start only as transfers need them.
+FTP_POOL = ThreadPoolExecutor(max_workers=128, thread_name_prefix="sim-ftp")
+FTP_TIMEOUT = 60.0
+# An image made for the simulator names the version it installs on its first line.
+SIM_FIRMWARE_MAGIC = b"EVCHONG-SIM-FIRMWARE "
+
+
+def _ftp_session(url: str, tls: bool) -> tuple[ftplib.FTP, str]:
+    """A logged-in FTP (or explicit FTPS) session for ``url`` and the path in it."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("ftp", "ftps"):
+        raise ValueError(f"not an FTP location: {parts.scheme}://")
+    if tls or parts.scheme == "ftps":
+        # Boxes rarely verify the server: the system's certificate is self-signed by default.
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        session = ftplib.FTP_TLS(context=context, timeout=FTP_TIMEOUT)
+    else:
+        session = ftplib.FTP(timeout=FTP_TIMEOUT)
+    session.connect(parts.hostname, parts.port or 21)
+    session.login(unquote(parts.username or "anonymous"), unquote(parts.password or ""))
+    if isinstance(session, ftplib.FTP_TLS):
+        session.prot_p()  # the data over TLS too
+    return session, unquote(parts.path)
+
+
+def ftp_fetch(url: str, tls: bool = False) -> bytes:
+    session, path = _ftp_session(url, tls)
+    chunks: list[bytes] = []
+    try:
+        session.retrbinary(f"RETR {path.lstrip('/')}", chunks.append)
+    finally:
+        session.close()
+    return b"".join(chunks)
+
+
+def ftp_store(url: str, file_name: str, data: bytes, tls: bool = False) -> None:
+    """Upload ``data`` as ``file_name`` into the directory ``url`` names (GetDiagnostics' location)."""
+    session, path = _ftp_session(url, tls)
+    try:
+        if path.strip("/"):
+            session.cwd(path)
+        session.storbinary(f"STOR {file_name}", io.BytesIO(data))
+    finally:
+        session.close()
+
+
+def is_ftp(location: str) -> bool:
+    return location.split(":", 1)[0].lower() in ("ftp", "ftps")
 
 
 TURNED_AWAY = object()  # _connect: the server answered HTTP 503 (admission control), not a failure
@@ -63,6 +121,13 @@ class BoxSettings:
     vendor: str = "EVCHONG"
     model: str = "Simulator"
     firmware_version: str = "sim-1.0"
+    # Firmware and diagnostics over FTP (EVCHONG rule 1 h): TLS (explicit, AUTH TLS) on ftp:// too;
+    # the MD5 the vendor published for an image file name, checked after the download when known;
+    # a failure to play ("download", "install", or "silent": no news after Downloaded).
+    ftp_tls: bool = False
+    known_md5: dict[str, str] = field(default_factory=dict)
+    firmware_fail: str = ""
+    diagnostics_bytes: int = 2048
     source_addresses: list[str] = field(default_factory=list)  # spread sockets over 127.0.0.x
 
 
@@ -106,6 +171,7 @@ class OcppBox:
         self.firmware_status = "Idle"
         self.diagnostics_status = "Idle"
         self.after_boot: list[str] = []  # FirmwareStatusNotification statuses owed once booted again
+        self.firmware_problem = ""  # why the last download or upload failed, in the box's words
         self.heartbeat_interval = settings.heartbeat_interval or 60.0
         self.local_list_version = 0
         self.local_list: dict[str, dict] = {}
@@ -671,31 +737,93 @@ class OcppBox:
         retrieve = datetime.fromisoformat(payload["retrieveDate"])
         if not payload["location"]:
             raise ValueError("location")
-        return {}, self._update_firmware(retrieve)
+        return {}, self._update_firmware(payload["location"], retrieve)
 
-    async def _update_firmware(self, retrieve: datetime) -> None:
+    async def _update_firmware(self, location: str, retrieve: datetime) -> None:
         # Wait for retrieveDate, but never longer than a simulated minute: runs are bounded.
         wait = min(max((retrieve - datetime.now(UTC)).total_seconds(), 0), 60)
         await self.pause(wait)
-        for status in ("Downloading", "Downloaded", "Installing"):
-            await self._firmware_status(status)
-            await self.pause(self.settings.firmware_step)
+        await self._firmware_status("Downloading")
+        new_version = f"{self.settings.firmware_version}+1"
+        if is_ftp(location):
+            image = await self._fetch(location)
+            if image is None:
+                await self._firmware_status("DownloadFailed")
+                return
+            if image.startswith(SIM_FIRMWARE_MAGIC):
+                new_version = image[len(SIM_FIRMWARE_MAGIC):].split(b"\n", 1)[0].decode(errors="replace").strip()
+        # Any other scheme: this box has no HTTP client; the image is taken as fetched.
+        await self.pause(self.settings.firmware_step)
+        if self.settings.firmware_fail == "download":
+            await self._firmware_status("DownloadFailed")
+            return
+        await self._firmware_status("Downloaded")
+        if self.settings.firmware_fail == "silent":
+            return  # a box that hangs: the central system hears no more of this update
+        await self.pause(self.settings.firmware_step)
+        await self._firmware_status("Installing")
+        await self.pause(self.settings.firmware_step)
+        if self.settings.firmware_fail == "install":
+            await self._firmware_status("InstallationFailed")
+            return
         # The new firmware runs after a reboot, and the box says so once booted (OCPP 1.6 §6.29).
-        self.firmware_version = f"{self.settings.firmware_version}+1"
+        self.firmware_version = new_version
         self.after_boot.append("Installed")
         await self.reboot()
+
+    async def _fetch(self, location: str) -> bytes | None:
+        """The image over FTP or FTPS, its MD5 checked when the vendor published one; None: failed."""
+        started = time.perf_counter()
+        try:
+            image = await asyncio.get_running_loop().run_in_executor(
+                FTP_POOL, ftp_fetch, location, self.settings.ftp_tls)
+        except (OSError, EOFError, ftplib.Error, ValueError) as exc:
+            self.firmware_problem = f"download: {exc}"[:200]
+            self.stats.events["firmware download failed"] += 1
+            return None
+        self.stats.events["firmware bytes"] += len(image)
+        self.stats.events["firmware downloads"] += 1
+        self.stats.events["firmware download ms"] += int((time.perf_counter() - started) * 1000)
+        name = unquote(urlsplit(location).path).rsplit("/", 1)[-1]
+        expected = self.settings.known_md5.get(name)
+        if expected and hashlib.md5(image, usedforsecurity=False).hexdigest() != expected.lower():
+            self.firmware_problem = f"checksum: MD5 of {name} is not {expected}"
+            self.stats.events["firmware checksum mismatch"] += 1
+            return None
+        return image
 
     def on_GetDiagnostics(self, payload):
         if not payload["location"]:
             raise ValueError("location")
         file_name = f"{self.serial}-{int(time.time())}.log"
-        return {"fileName": file_name}, self._upload_diagnostics()
+        return {"fileName": file_name}, self._upload_diagnostics(payload["location"], file_name)
 
-    async def _upload_diagnostics(self) -> None:
-        for status in ("Uploading", "Uploaded"):
-            await self.pause(self.settings.firmware_step)
-            self.diagnostics_status = status
-            await self.call("DiagnosticsStatusNotification", {"status": status})
+    def diagnostics_content(self) -> bytes:
+        lines = [f"{iso_now()} {self.serial} firmware {self.firmware_version} connectors "
+                 + " ".join(f"{c.id}:{c.status}" for c in self.connectors.values())]
+        body = "\n".join(lines).encode() + b"\n"
+        filler = self.settings.diagnostics_bytes - len(body)
+        return body + (b"#" * (filler - 1) + b"\n" if filler > 1 else b"")
+
+    async def _upload_diagnostics(self, location: str, file_name: str) -> None:
+        await self.pause(self.settings.firmware_step)
+        await self._diagnostics_status("Uploading")
+        if is_ftp(location):
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    FTP_POOL, ftp_store, location, file_name, self.diagnostics_content(), self.settings.ftp_tls)
+            except (OSError, EOFError, ftplib.Error, ValueError) as exc:
+                self.firmware_problem = f"upload: {exc}"[:200]
+                self.stats.events["diagnostics upload failed"] += 1
+                await self._diagnostics_status("UploadFailed")
+                return
+        else:
+            await self.pause(self.settings.firmware_step)  # no client for it: taken as uploaded
+        await self._diagnostics_status("Uploaded")
+
+    async def _diagnostics_status(self, status: str) -> None:
+        self.diagnostics_status = status
+        await self.call("DiagnosticsStatusNotification", {"status": status})
 
     def on_SendLocalList(self, payload):
         version, update = payload["listVersion"], payload["updateType"]

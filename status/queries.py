@@ -19,7 +19,7 @@ from chargers.alarms import open_q as alarm_open_q
 from chargers.models import CONNECTED_PROTOCOLS, Alarm, ChargeBox, Connector, JournalEntry
 from commands.models import Command, CommandState
 from core.stack import supervisor_state
-from firmware.models import FirmwareStatusEvent
+from firmware.models import DiagnosticsUpload, FirmwareStatusEvent
 from tariffs.models import SessionCost
 from tariffs.splitter import Cost
 from transactions.costing import transaction_cost_so_far
@@ -193,3 +193,8 @@ def dashboard(now: datetime | None = None) -> Dashboard:
         ),
         restarts={name: state.get("restarts", 0) for name, state in supervisor_state().items()},
     )
+
+
+def box_diagnostics(box: ChargeBox, limit: int = 10) -> list[tuple[DiagnosticsUpload, list[str]]]:
+    """The box's newest diagnostics uploads, each with the files it holds."""
+    return [(upload, upload.file_names()) for upload in DiagnosticsUpload.objects.filter(box=box)[:limit]]

@@ -16,4 +16,6 @@ urlpatterns = [
     path("boxes/", views.box_search, name="boxes"),
     path("boxes/<str:serial>/", views.box_detail, name="box"),
     path("boxes/<str:serial>/live", views.box_live, name="box-live"),
+    path("boxes/<str:serial>/diagnostics/<int:upload_id>/<str:name>", views.box_diagnostics_file,
+         name="box-diagnostics-file"),
 ]

@@ -15,6 +15,8 @@ from django.views.decorators.http import conditional_page
 
 from chargers.choices import ChargePointStatus, Protocol
 from chargers.models import ChargeBox, Connector
+from firmware.downloads import diagnostics_file_response
+from firmware.models import DiagnosticsUpload
 from status import queries
 
 VIEW_PERMISSION = "chargers.view_chargebox"
@@ -84,7 +86,16 @@ def box_search(request):
 @status_page
 def box_detail(request, serial):
     box = get_object_or_404(ChargeBox.objects.select_related("station"), serial=serial)
-    return render(request, "status/box_detail.html", {"box": box, "status": queries.box_status(box)})
+    return render(request, "status/box_detail.html", {"box": box, "status": queries.box_status(box),
+                                                      "diagnostics": queries.box_diagnostics(box)})
+
+
+@status_page
+def box_diagnostics_file(request, serial, upload_id, name):
+    """A diagnostics file the box uploaded, for the field engineer to download."""
+    box = get_object_or_404(ChargeBox, serial=serial)
+    upload = get_object_or_404(DiagnosticsUpload, pk=upload_id, box=box)
+    return diagnostics_file_response(upload, name)
 
 
 @fragment

@@ -82,3 +82,7 @@ def add_firmware(db, tmp_path):
         return json.loads(out.getvalue())
 
     return add
+
+
+# The simulator's box runner (tests/simulator/boxrunner.py): its folder has no package to import from.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "simulator"))

@@ -97,11 +97,17 @@ def test_update_firmware_reports_progress_and_boots_the_new_version(box):
     assert ChargeBox.objects.get(serial=SERIAL).firmware_version == "sim-1.0+1"
 
 
-def test_get_diagnostics_names_the_file_and_uploads_it(box):
-    answer = call("GetDiagnostics", {"location": "ftp://diag.example.com/"})
+def test_get_diagnostics_names_the_file_and_reports_the_upload(box):
+    # The box really uploads over FTP (tests/firmware/test_diagnostics_files.py); here, to a port
+    # where no server listens, so the upload fails and the box says so.
+    answer = call("GetDiagnostics", {"location": "ftp://127.0.0.1:9/"})
     assert answer["fileName"].startswith(SERIAL)
     eventually(lambda: list(DiagnosticsStatusEvent.objects.filter(box__serial=SERIAL).order_by("id")
-                            .values_list("status", flat=True)) == ["Uploading", "Uploaded"], what="upload")
+                            .values_list("status", flat=True)) == ["Uploading", "UploadFailed"], what="upload")
+    # A location it has no client for (not FTP) is taken as uploaded.
+    call("GetDiagnostics", {"location": "https://diag.example.com/"})
+    eventually(lambda: list(DiagnosticsStatusEvent.objects.filter(box__serial=SERIAL).order_by("id")
+                            .values_list("status", flat=True))[2:] == ["Uploading", "Uploaded"], what="upload")
 
 
 def test_change_availability_sets_the_connector_and_waits_for_a_session(box, runner):
