@@ -3,7 +3,8 @@ supervisor, two web processes, the Celery worker with its beat), on a PostgreSQL
 broker of its own under var/chaos that it stops and starts.
 
 Ledger boxes (faults/ledger.py) charge all along and an API client issues commands; then, one
-after the other: kill -9 of a web process, kill -9 of the worker, Redis stopped for a while and
+after the other: kill -9 of a web process, kill -9 of the worker, kill -9 of the FTP server (its
+recovery: until a firmware image downloads intact again), Redis stopped for a while and
 started again, PostgreSQL likewise, then boxes that hang up on a command and reconnect. Afterwards every acknowledged message is looked up in the
 database and every command's end is read. Printed per fault: sent, acknowledged, stored, lost,
 duplicated, and recovery (seconds from the process's death or the dependency's return until a box
@@ -158,7 +159,33 @@ async def recovery(stack: Stack, http: aiohttp.ClientSession, since: float, prob
     return None if done is None else time.monotonic() - since
 
 
-async def faults(stack: Stack, services: LocalServices, token: str) -> dict:
+def firmware_fetch(url: str, sha256: str) -> bool:
+    """The image at ``url`` (ftp://user:password@host:port/path) downloaded whole, as a box would."""
+    import ftplib
+    import hashlib
+    from urllib.parse import unquote, urlsplit
+
+    parts, digest = urlsplit(url), hashlib.sha256()
+    try:
+        with ftplib.FTP() as ftp:
+            ftp.connect(parts.hostname, parts.port, timeout=5)
+            ftp.login(unquote(parts.username), unquote(parts.password))
+            ftp.retrbinary(f"RETR {unquote(parts.path)}", digest.update)
+    except (OSError, ftplib.Error):
+        return False
+    return digest.hexdigest() == sha256
+
+
+async def ftp_recovery(image: dict, since: float) -> float | None:
+    """Seconds from ``since`` until the firmware image downloads again, intact."""
+    while time.monotonic() < since + 60:
+        if await asyncio.to_thread(firmware_fetch, image["url"], image["sha256"]):
+            return time.monotonic() - since
+        await asyncio.sleep(0.25)
+    return None
+
+
+async def faults(stack: Stack, services: LocalServices, token: str, image: dict) -> dict:
     ledger, stop_boxes, stop_commands = Ledger(), asyncio.Event(), asyncio.Event()
     recoveries: dict[str, float | None] = {}
     async with aiohttp.ClientSession() as http:
@@ -195,6 +222,10 @@ async def faults(stack: Stack, services: LocalServices, token: str) -> dict:
 
         await process_killed("web-kill", "web-0", 1)
         await process_killed("worker-kill", "worker", 2)
+        ledger.phase = "ftp-kill"
+        stack.kill("ftp")
+        recoveries["ftp-kill"] = await ftp_recovery(image, time.monotonic())
+        print(f"chaos: ftp-kill: an image downloads again after {recoveries['ftp-kill']} s", flush=True)
         await dependency_down("redis-restart", services.redis_stop, services.redis_start, 3)
         await dependency_down("postgres-restart", services.postgres_stop, services.postgres_start, 4)
         await boxes_hang_up("box-reconnect")
@@ -291,8 +322,14 @@ def main() -> int:
             return 1
         token = stack.manage("-m", "bench.provision", "--reset", "--boxes", str(BOXES + PROBES), "--connectors", "1",
                              "--prefix", PREFIX, "--tag-prefix", TAG_PREFIX, "--api-user", "chaos").split()[-1]
+        firmware = CHAOS_VAR / "firmware.bin"
+        firmware.write_bytes(os.urandom(256 * 1024))
+        image = json.loads(stack.manage("manage.py", "addfirmware", str(firmware), "--version", "chaos-1"))
+        if not firmware_fetch(image["url"], image["sha256"]):
+            print("chaos: the firmware image does not download before any fault", file=sys.stderr)
+            return 1
         started = time.monotonic()
-        outcome = asyncio.run(faults(stack, services, token))
+        outcome = asyncio.run(faults(stack, services, token, image))
         table = figures(outcome, stored_counts(services.database_url))
         ok = report(outcome, table)
         (CHAOS_VAR / "results.json").write_text(json.dumps(
