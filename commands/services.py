@@ -30,15 +30,19 @@ from commands.outcomes import Outcome, OutcomeKind
 from commands.replies import command_wake_after_commit
 from core.bulk import assignments
 from core.errors import DomainError
+from firmware.services import diagnostics_upload_open
 
 log = logging.getLogger(__name__)
 
 REMOTE_START = "RemoteStartTransaction"
 REMOTE_STOP = "RemoteStopTransaction"
 RESERVE_NOW = "ReserveNow"
+GET_DIAGNOSTICS, GET_LOG = "GetDiagnostics", "GetLog"
 # Answers that mean "done as asked" (OCPP 1.6 §7: UnlockStatus, ConfigurationStatus, ...).
 # "Scheduled" (AvailabilityStatus, §5.2): accepted, carried out when the running session ends.
-POSITIVE_STATUSES = {"Accepted", "Unlocked", "RebootRequired", "Scheduled"}
+# "AcceptedCanceled" (Kotodian's GetLog and UpdateFirmware, as OCPP 2.0.1's): accepted, the one
+# running before cancelled.
+POSITIVE_STATUSES = {"Accepted", "Unlocked", "RebootRequired", "Scheduled", "AcceptedCanceled"}
 BUSY_STATUSES = {
     ChargePointStatus.CHARGING, ChargePointStatus.SUSPENDED_EV, ChargePointStatus.SUSPENDED_EVSE,
     ChargePointStatus.FINISHING,
@@ -84,7 +88,19 @@ def command_issue(*, box: ChargeBox, action: str, payload: dict, requested_by=No
         return _refused(box=box, action=action, payload=payload, requested_by=requested_by, source=source,
                         refusal=CommandRefused(why))
     with transaction.atomic():
+        payload = upload_location_given(box=box, action=action, payload=payload)
         return _create(box=box, action=action, payload=payload, requested_by=requested_by, source=source)
+
+
+def upload_location_given(*, box: ChargeBox, action: str, payload: dict) -> dict:
+    """A GetDiagnostics or GetLog that names no place to upload to (which a Kotodian box's allows,
+    kotodian.calls): the box is given a place of its own on our FTP server, as `diagnosticsupload`
+    gives one (firmware.services)."""
+    if action == GET_DIAGNOSTICS and not payload.get("location"):
+        return {**payload, "location": diagnostics_upload_open(box=box).url}
+    if action == GET_LOG and not (payload.get("log") or {}).get("remoteLocation"):
+        return {**payload, "log": {**(payload.get("log") or {}), "remoteLocation": diagnostics_upload_open(box=box).url}}
+    return payload
 
 
 def remote_start_issue(

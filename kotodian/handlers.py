@@ -33,6 +33,7 @@ from firmware.services import diagnostics_status_record, firmware_status_record
 from inbound.edge import Handler
 from kotodian.names import CONNECTOR_STATES, MEASURANDS, STOP_REASONS
 from kotodian.proto import charger_pb2 as pb
+from kotodian.tariffs import tariff_push_after_boot
 from transactions.choices import Location, Reason
 from transactions.models import Transaction
 from transactions.services import (
@@ -160,6 +161,7 @@ def device_registration(box: ChargeBox | None, req: pb.DeviceRegistrationReq) ->
         raise DomainError("wrong registration code", field="registrationCode")
     if box.registration_status == RegistrationStatus.ACCEPTED:  # the boot will say whether it is not
         box_connected(box=box, protocol=Protocol.KOTODIAN, node=NODE)
+        tariff_push_after_boot(box)  # its tariff, once the boot is committed (kotodian.tariffs)
     return pb.DeviceRegistrationConf(status=0, deviceCode=box.serial)
 
 
@@ -177,6 +179,7 @@ def boot_notification(box: ChargeBox, req: pb.BootNotificationReq) -> pb.BootNot
     if accepted:
         # Reachable for commands from now on (kotodian.presence clears it once the box falls silent).
         box_connected(box=box, protocol=Protocol.KOTODIAN, node=NODE)
+        tariff_push_after_boot(box)  # its tariff, once the boot is committed (kotodian.tariffs)
     return pb.BootNotificationConf(
         currentTime=time_out(result.current_time), interval=result.interval, status=0 if accepted else 1,
     )
@@ -188,6 +191,7 @@ def heartbeat(box: ChargeBox, req: pb.HeartbeatReq) -> pb.HeartbeatResp:
     # to be released (kotodian.presence), reachable for commands again.
     if box.connected_node != NODE:
         box_connected(box=box, protocol=Protocol.KOTODIAN, node=NODE)
+        tariff_push_after_boot(box)  # its tariff, once the boot is committed (kotodian.tariffs)
     return pb.HeartbeatResp(connectorId=req.connectorId)
 
 

@@ -17,7 +17,11 @@ from kotodian.proto import charger_pb2 as pb
 
 def test_the_edge_is_registered_for_kotodian_boxes():
     edge = command_edge("kotodian")
-    assert edge.actions == {"RemoteStartTransaction", "RemoteStopTransaction", "Reset", "UpdateFirmware"}
+    assert edge.actions == {
+        "RemoteStartTransaction", "RemoteStopTransaction", "Reset", "UpdateFirmware", "ChangeConfiguration",
+        "GetConfiguration", "TriggerMessage", "ChangeAvailability", "ReserveNow", "CancelReservation", "SendLocalList",
+        "UpdateIdCardCache", "ClearCache", "SetTariff", "GetTransactions", "GetWarning", "GetDiagnostics", "GetLog",
+        "SetChargingProfile", "ClearChargingProfile"}
 
 
 def test_requests_for_each_call():
@@ -57,7 +61,7 @@ def test_calls_kotodian_has_no_message_for_are_refused(make_box):
     ChargeBox.objects.filter(pk=box.pk).update(protocol="kotodian")
     box.refresh_from_db()
     with pytest.raises(CommandInvalid) as refused:
-        command_validate(box=box, action="GetConfiguration", payload={})
+        command_validate(box=box, action="UnlockConnector", payload={"connectorId": 1})
     assert refused.value.field == "action"
 
 
