@@ -162,12 +162,13 @@ TRIGGERED = {
 def trigger_message(payload: dict) -> ProtobufMessage:
     ocpp_shaped("TriggerMessage", payload)
     return pb.TriggerMessageReq(request=TRIGGERED[payload["requestedMessage"]],
-                                connectorId=connector_text(payload.get("connectorId")))
+                                connectorId=connector_text(integer(payload, "connectorId", high=INT32_MAX)))
 
 
 def change_availability(payload: dict) -> ProtobufMessage:
     ocpp_shaped("ChangeAvailability", payload)
-    return pb.ChangeAvailabilityReq(enabled=payload["type"] == "Operative", connectorId=str(payload["connectorId"]))
+    return pb.ChangeAvailabilityReq(enabled=payload["type"] == "Operative",
+                                    connectorId=str(integer(payload, "connectorId", high=INT32_MAX)))
 
 
 def reserve_now(payload: dict) -> ProtobufMessage:
@@ -176,7 +177,7 @@ def reserve_now(payload: dict) -> ProtobufMessage:
         raise invalid("a Kotodian box takes no parentIdTag: its reservations hold one id tag")
     return pb.ReserveNowReq(
         id=payload.get("reservationId", 0), expiry_date_time=seconds_of(payload["expiryDate"], "expiryDate"),
-        connector_id=str(payload["connectorId"]), idToken=pb.IdToken(id=payload["idTag"]),
+        connector_id=str(integer(payload, "connectorId", high=INT32_MAX)), idToken=pb.IdToken(id=payload["idTag"]),
     )
 
 
@@ -327,7 +328,8 @@ def set_charging_profile(payload: dict) -> ProtobufMessage:
     profile = payload["csChargingProfiles"]
     schedule = profile["chargingSchedule"]
     transaction_id = profile.get("transactionId")
-    return pb.SetChargingProfileReq(connectorId=str(payload["connectorId"]), chargingProfile=pb.ChargingProfile(
+    connector = integer(payload, "connectorId", high=INT32_MAX)
+    return pb.SetChargingProfileReq(connectorId=str(connector), chargingProfile=pb.ChargingProfile(
         id=profile["chargingProfileId"], validFrom=profile.get("validFrom", ""), validTo=profile.get("validTo", ""),
         transactionID="" if transaction_id is None else str(transaction_id),
         startTime=schedule.get("startSchedule", ""), chargingSchedule=[schedule_of(schedule)],
