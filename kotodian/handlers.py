@@ -161,7 +161,6 @@ def device_registration(box: ChargeBox | None, req: pb.DeviceRegistrationReq) ->
         raise DomainError("wrong registration code", field="registrationCode")
     if box.registration_status == RegistrationStatus.ACCEPTED:  # the boot will say whether it is not
         box_connected(box=box, protocol=Protocol.KOTODIAN, node=NODE)
-        tariff_push_after_boot(box)  # its tariff, once the boot is committed (kotodian.tariffs)
     return pb.DeviceRegistrationConf(status=0, deviceCode=box.serial)
 
 
