@@ -75,3 +75,17 @@ def api_token(transactional_db) -> str:
     out = io.StringIO()
     call_command("apitoken", "ops", stdout=out)
     return out.getvalue().strip()
+
+
+@pytest.fixture(autouse=True)
+def no_stale_replies():
+    """No reply of an earlier test waits in Redis (COMMAND_REPLY_TTL_SECONDS) under a command id
+    that the emptied test database hands out again: the reverse API would answer with it."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    stale = list(client.scan_iter(match="evchong:command:*:reply", count=1000))
+    if stale:
+        client.delete(*stale)
+    client.close()
