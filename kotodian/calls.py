@@ -347,6 +347,12 @@ def clear_charging_profile(payload: dict) -> ProtobufMessage:
     return request
 
 
+def data_transfer(payload: dict) -> ProtobufMessage:
+    ocpp_shaped("DataTransfer", payload)
+    return pb.DataTransferReq(vendor_id=payload["vendorId"], message_id=payload.get("messageId", ""),
+                              data=payload.get("data", ""))
+
+
 # -- the answers ----------------------------------------------------------------------------------
 
 def status_of(conf: ProtobufMessage) -> dict:
@@ -389,6 +395,11 @@ def count_answer(conf) -> dict:
     return {**status_of(conf), "totalCount": conf.totalCount}
 
 
+def data_transfer_answer(conf: pb.DataTransferConf) -> dict:
+    """As OCPP's DataTransfer.conf: the box's ``response`` is its ``data``."""
+    return {**status_of(conf), **({"data": conf.response} if conf.response else {})}
+
+
 @dataclass(frozen=True)
 class Call:
     request_id: int
@@ -417,6 +428,7 @@ CALLS: dict[str, Call] = {
     GET_LOG: Call(pb.ID_GetLogReq, get_log, log_answer),
     "SetChargingProfile": Call(pb.ID_SetChargingProfileReq, set_charging_profile),
     "ClearChargingProfile": Call(pb.ID_ClearChargingProfileReq, clear_charging_profile),
+    "DataTransfer": Call(pb.ID_DataTransferReq, data_transfer, data_transfer_answer),
 }
 # A Conf's messageId -> how it reads as a response (the irregular reply ids from the table).
 ANSWERS: dict[int, Callable[[ProtobufMessage], dict]] = {REPLY_IDS[call.request_id]: call.answer

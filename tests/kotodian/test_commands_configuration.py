@@ -102,3 +102,14 @@ def test_a_box_that_does_not_answer_times_out(fast_server, api_token, celery_wor
     wait_for(lambda: Command.objects.get(box__serial=serial).state == "timed_out", timeout=15)
     wait_for(lambda: JournalEntry.objects.filter(box__serial=serial, action="GetConfiguration",
                                                  direction="out").exists())
+
+
+def test_data_transfer(fast_server, api_token, celery_worker, kotodian_box, make_box, serial):
+    box = booted_box(kotodian_box, make_box, serial,
+                     {pb.ID_DataTransferReq: pb.DataTransferConf(status=0, response='{"ok": 1}')})
+    code, body = command(fast_server, api_token, serial, "DataTransfer",
+                         {"vendorId": "Joysonquin", "messageId": "JQSetLed01", "data": "on"})
+    assert (body["state"], body["response"]) == ("accepted", {"status": "Accepted", "kotodianStatus": 0,
+                                                   "data": '{"ok": 1}'}), body
+    request = box.requests.get(timeout=5).message
+    assert (request.vendor_id, request.message_id, request.data) == ("Joysonquin", "JQSetLed01", "on")

@@ -21,7 +21,7 @@ def test_the_edge_is_registered_for_kotodian_boxes():
         "RemoteStartTransaction", "RemoteStopTransaction", "Reset", "UpdateFirmware", "ChangeConfiguration",
         "GetConfiguration", "TriggerMessage", "ChangeAvailability", "ReserveNow", "CancelReservation", "SendLocalList",
         "UpdateIdCardCache", "ClearCache", "SetTariff", "GetTransactions", "GetWarning", "GetDiagnostics", "GetLog",
-        "SetChargingProfile", "ClearChargingProfile"}
+        "SetChargingProfile", "ClearChargingProfile", "DataTransfer"}
 
 
 def test_requests_for_each_call():

@@ -40,7 +40,8 @@ def test_a_kotodian_box_is_offered_the_kotodian_calls(client, operations_user, k
         assert client.get(form_url(kotodian_box, action)).status_code == 200, action
     # OCPP calls a Kotodian box has no message for are not offered, nor taken.
     assert client.get(form_url(kotodian_box, "UnlockConnector")).status_code == 403
-    assert client.post(form_url(kotodian_box, "DataTransfer", send=True), {"vendorId": "x"}).status_code == 403
+    assert client.post(form_url(kotodian_box, "GetCompositeSchedule", send=True),
+                       {"connectorId": "1", "duration": "60"}).status_code == 403
 
 
 @pytest.mark.parametrize(("action", "data", "said"), [
