@@ -27,8 +27,9 @@ from chargers.services import journal_record
 from commands.edges import CommandEdge, CommandInvalid
 from commands.outcomes import Outcome
 from commands.services import command_settle
+from firmware.services import firmware_image_at
 from kotodian import codec, topics
-from kotodian.calls import CALLS, SET_TARIFF, request_of
+from kotodian.calls import CALLS, SET_TARIFF, UPDATE_FIRMWARE, request_of
 from kotodian.edge import bytes_json
 from kotodian.tariffs import set_tariff_request, tariff_check
 
@@ -47,11 +48,16 @@ def command_check(action: str, payload: dict) -> None:
 
 
 async def request_for(command) -> tuple[int, object]:
-    """(messageId, request) of a command; a SetTariff gets its prices from the database now."""
+    """(messageId, request) of a command. A SetTariff gets its prices from the database now; an
+    UpdateFirmware of one of our images its MD5, which the box's updater checks (DESIGN 3)."""
     message_id, request = request_of(command.action, command.payload)
     if command.action == SET_TARIFF:
         request = await database_sync_to_async(set_tariff_request, thread_sensitive=False)(command.box.pk,
                                                                                              command.payload)
+    elif command.action == UPDATE_FIRMWARE:
+        image = await database_sync_to_async(firmware_image_at, thread_sensitive=False)(request.url)
+        if image is not None:
+            request.checksum = image.md5
     return message_id, request
 
 
