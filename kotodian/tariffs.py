@@ -28,6 +28,7 @@ from tariffs.services import tariff_for
 log = logging.getLogger(__name__)
 
 SET_TARIFF = "SetTariff"
+TARIFF_PUSH = "tariff-push"  # the commands' source
 TENTHS_OF_FEN = Decimal(1000)  # per currency unit
 
 
@@ -81,7 +82,7 @@ def tariff_push(box: ChargeBox) -> None:
     station_id = box.station_id
     if tariff_for(station_id=station_id, at=timezone.now()) is None:
         return
-    command_issue(box=box, action=SET_TARIFF, payload={}, source="tariff-push")
+    command_issue(box=box, action=SET_TARIFF, payload={}, source=TARIFF_PUSH)
 
 
 def tariff_push_after_boot(box: ChargeBox) -> None:
@@ -112,10 +113,18 @@ def boxes_of_changed_tariff(*, station_ids: set[int], default: bool):
 
 
 def tariff_changed_push(sender, *, station_ids: set[int], default: bool, **_sent_with) -> None:
-    """A tariff was created, replaced or reassigned: each affected box is sent what now applies."""
-    for box in boxes_of_changed_tariff(station_ids=station_ids, default=default):
-        try:
-            with transaction.atomic():
-                tariff_push(box)
-        except Exception:
-            log.exception("the new tariff of Kotodian box %s could not be pushed", box.serial)
+    """A tariff was created, replaced or reassigned: each affected box is sent what now applies,
+    all the commands in one transaction (one Celery message for the lot, commands.dispatch), the
+    tariff that applies looked up once per station."""
+    now, applies = timezone.now(), {}
+    try:
+        with transaction.atomic():
+            for box in boxes_of_changed_tariff(station_ids=station_ids, default=default):
+                if box.station_id not in applies:
+                    applies[box.station_id] = tariff_for(station_id=box.station_id, at=now) is not None
+                if applies[box.station_id]:
+                    command_issue(box=box, action=SET_TARIFF, payload={}, source=TARIFF_PUSH)
+    except Exception:
+        # The tariff is saved; the boxes keep the one they had until their next boot.
+        log.exception("a changed tariff could not be pushed to Kotodian boxes (stations %s, default %s)",
+                      sorted(station_ids), default)
