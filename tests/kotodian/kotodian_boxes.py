@@ -26,8 +26,7 @@ def broker_address() -> tuple[str, int]:
 class KotodianBox:
     """A Kotodian box on the broker: publishes requests on its uplink topics and collects what the
     system publishes on its downlink topics, replies by sequenceId. ``answers``: messageId -> the
-    Conf it answers a request of the system's with, or a function of the request that makes the
-    reply's bytes (the requests are kept in ``requests`` either way)."""
+    Conf it answers a request of the system's with (the requests are kept in ``requests`` either way)."""
 
     def __init__(self, code: str, client_id: str | None = None, answers: dict | None = None):
         self.code = code
@@ -57,9 +56,7 @@ class KotodianBox:
             self.requests.put(apdu)
             conf = self.answers.get(apdu.message_id)
             if conf is not None:
-                # A function of the request makes the whole answer (a MessageError, say).
-                reply = conf(apdu) if callable(conf) else codec.encode_reply(apdu, conf)
-                self.client.publish(f"/U/C/{self.code}", reply, qos=2)
+                self.client.publish(f"/U/C/{self.code}", codec.encode_reply(apdu, conf), qos=2)
             return
         sequence_id = apdu.sequence_id if apdu is not None else -1
         with self.received:

@@ -2,7 +2,7 @@
 names and payloads (DESIGN 3): ChangeConfiguration, GetConfiguration, TriggerMessage,
 ChangeAvailability; each checked before it is sent, its Conf read back onto the command."""
 
-from kotodian_commands import booted_box, command
+from kotodian_commands import booted_box, command, http
 
 from chargers.models import JournalEntry
 from commands.models import Command
@@ -84,13 +84,14 @@ def test_bad_payloads_are_400_naming_the_field_and_never_sent(fast_server, api_t
 
 
 def test_a_box_that_answers_with_an_error_fails_the_command(fast_server, api_token, celery_worker, kotodian_box,
-                                                            make_box, serial):
-    def refuse(request):
-        return codec.message_error(request, pb.EC_InternalError, "flash busy")
-
-    booted_box(kotodian_box, make_box, serial, {pb.ID_ChangeConfigurationReq: refuse})
-    code, body = command(fast_server, api_token, serial, "ChangeConfiguration", {"key": "A", "value": "1"})
-    assert body["state"] == "failed", body
+                                                            make_box, serial, wait_for):
+    box = booted_box(kotodian_box, make_box, serial, {})
+    code, body = command(fast_server, api_token, serial, "ChangeConfiguration", {"key": "A", "value": "1"}, wait=False)
+    assert code == 202, body
+    # The box refuses the request with MessageError, as Kotodian's gateway does (kotodian-apdu 1.2).
+    box.publish("C", codec.message_error(box.requests.get(timeout=5), pb.EC_InternalError, "flash busy"))
+    wait_for(lambda: Command.objects.get(pk=body["id"]).state == "failed")
+    code, body = http(fast_server, api_token, "GET", f"/api/v1/commands/{body['id']}")
     assert body["error"] == {"code": "EC_InternalError", "description": "flash busy"}
 
 
