@@ -40,14 +40,17 @@ def invalid(description: str) -> CommandInvalid:
     return CommandInvalid(description, field="payload", code="PropertyConstraintViolation")
 
 
-def integer(payload: dict, name: str, *, required: bool = False, low: int = 0, high: int = INT64_MAX) -> int | None:
+def integer(payload: dict, name: str, *, required: bool = False, low: int = 0, high: int = INT64_MAX,
+            where: str = "") -> int | None:
+    """``payload[name]``, an integer in the range the Kotodian field holds; ``where`` prefixes the
+    name in the message (the path of a nested object)."""
     value = payload.get(name)
     if value is None:
         if required:
-            raise invalid(f"{name} is required")
+            raise invalid(f"{where}{name} is required")
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise invalid(f"{name} must be an integer from {low} to {high}")
+        raise invalid(f"{where}{name} must be an integer from {low} to {high}")
     return value
 
 
@@ -175,8 +178,10 @@ def reserve_now(payload: dict) -> ProtobufMessage:
     ocpp_shaped("ReserveNow", payload)
     if "parentIdTag" in payload:
         raise invalid("a Kotodian box takes no parentIdTag: its reservations hold one id tag")
+    # Ours to give (docs/adr/0007): one the caller chose that cannot be a row's id is replaced.
+    chosen = payload.get("reservationId", 0)
     return pb.ReserveNowReq(
-        id=payload.get("reservationId", 0), expiry_date_time=seconds_of(payload["expiryDate"], "expiryDate"),
+        id=chosen if chosen > 0 else 0, expiry_date_time=seconds_of(payload["expiryDate"], "expiryDate"),
         connector_id=str(integer(payload, "connectorId", high=INT32_MAX)), idToken=pb.IdToken(id=payload["idTag"]),
     )
 
@@ -208,6 +213,7 @@ def card(entry: dict, where: str) -> pb.IdToken:
 
 def send_local_list(payload: dict) -> ProtobufMessage:
     ocpp_shaped("SendLocalList", payload)
+    integer(payload, "listVersion", low=-INT32_MAX - 1, high=INT32_MAX)  # an int32 there
     cards = [card(entry, f"localAuthorizationList[{n}]")
              for n, entry in enumerate(payload.get("localAuthorizationList", []))]
     return pb.SendLocalAuthorizationListReq(
@@ -275,8 +281,8 @@ LOCATION_GIVEN = "ftp://location.invalid/"
 def get_diagnostics(payload: dict) -> ProtobufMessage:
     ocpp_shaped(GET_DIAGNOSTICS, {"location": LOCATION_GIVEN, **payload})
     return pb.GetDiagnosticsReq(
-        url=payload.get("location", ""), retries=payload.get("retries", 0),
-        retryInterval=payload.get("retryInterval", 0),
+        url=payload.get("location", ""), retries=integer(payload, "retries", high=INT32_MAX) or 0,
+        retryInterval=integer(payload, "retryInterval", high=INT32_MAX) or 0,
         startTime=moment(payload, "startTime"), endTime=moment(payload, "stopTime"),
     )
 
@@ -312,8 +318,10 @@ def schedule_of(schedule: dict) -> pb.ChargingSchedule:
     """OCPP periods (each from its startPeriod to the next one's, the last to the schedule's
     duration, if any) as Kotodian's from/to periods; limits are int32 there."""
     periods = schedule["chargingSchedulePeriod"]
+    integer(schedule, "duration", where="csChargingProfiles.chargingSchedule.")
     out = []
     for n, period in enumerate(periods):
+        integer(period, "startPeriod", where=f"csChargingProfiles.chargingSchedule.chargingSchedulePeriod[{n}].")
         limit = Decimal(str(period["limit"]))
         if limit != limit.to_integral_value() or not 0 <= limit <= INT32_MAX:
             raise invalid(f"csChargingProfiles.chargingSchedule.chargingSchedulePeriod[{n}].limit must be a whole "
@@ -326,6 +334,7 @@ def schedule_of(schedule: dict) -> pb.ChargingSchedule:
 def set_charging_profile(payload: dict) -> ProtobufMessage:
     ocpp_shaped("SetChargingProfile", payload)
     profile = payload["csChargingProfiles"]
+    integer(profile, "chargingProfileId", where="csChargingProfiles.")  # a uint64 there
     schedule = profile["chargingSchedule"]
     transaction_id = profile.get("transactionId")
     connector = integer(payload, "connectorId", high=INT32_MAX)
@@ -340,6 +349,8 @@ def clear_charging_profile(payload: dict) -> ProtobufMessage:
     ocpp_shaped("ClearChargingProfile", payload)
     if "connectorId" in payload:
         raise invalid("a Kotodian box takes no connectorId in ClearChargingProfile: it clears by id or purpose")
+    integer(payload, "id")  # a uint64 there
+    integer(payload, "stackLevel", high=INT32_MAX)
     request = pb.ClearChargingProfileReq(id=payload.get("id", 0))
     if "chargingProfilePurpose" in payload or "stackLevel" in payload:
         request.clearChargingProfile.CopyFrom(pb.ClearChargingProfile(
@@ -443,7 +454,10 @@ def request_of(action: str, payload: dict) -> tuple[int, ProtobufMessage]:
                              field="action", code="NotSupported")
     if not isinstance(payload, dict):
         raise invalid("the payload must be an object")
-    return call.request_id, call.build(payload)
+    try:
+        return call.request_id, call.build(payload)
+    except (ValueError, TypeError) as problem:  # protobuf's own range and type checks, the last word
+        raise invalid(f"a value the Kotodian {action} request cannot carry: {problem}") from None
 
 
 def answer_of(message_id: int, conf: ProtobufMessage) -> dict:

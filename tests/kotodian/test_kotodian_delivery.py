@@ -49,6 +49,17 @@ def test_requests_for_each_call():
     ("Reset", {"type": "Warm"}),
     ("UpdateFirmware", {"location": "ftp://h/fw.bin", "retrieveDate": "tomorrow"}),
     ("UpdateFirmware", {"retrieveDate": "2027-01-02T03:04:05Z"}),
+    # Numbers the OCPP schema lets through, past what the Kotodian field holds (never a 500).
+    ("GetDiagnostics", {"retries": 2**40}),
+    ("SendLocalList", {"listVersion": 2**40, "updateType": "Full"}),
+    ("ClearChargingProfile", {"id": -1}),
+    ("ClearChargingProfile", {"stackLevel": 2**40}),
+    ("SetChargingProfile", {"connectorId": 1, "csChargingProfiles": {
+        "chargingProfileId": 3, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Absolute", "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [
+            {"startPeriod": 2**70, "limit": 16}]}}}),
+    ("GetTransactions", {"connectorId": 2**40}),
+    ("GetLog", {"logType": "DiagnosticsLog", "requestId": -1}),
 ])
 def test_payloads_a_kotodian_box_cannot_take_are_refused(action, payload):
     with pytest.raises(CommandInvalid) as refused:
