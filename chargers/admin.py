@@ -80,7 +80,7 @@ class ChargeBoxAdmin(BoxCommandsMixin, BigTableMixin, admin.ModelAdmin):
             # Each list is a LIMITed scan of an index on (box, newest first).
             extra_context = {
                 **(extra_context or {}),
-                "commands_offered": self.commands_offered(request),
+                "commands_offered": self.commands_offered(request, box),
                 "recent_sessions": Transaction.objects.filter(box=box).select_related("connector")
                 .order_by("-started_at")[:BOX_PAGE_ROWS],
                 "recent_commands": Command.objects.filter(box=box).select_related("requested_by")

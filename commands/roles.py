@@ -26,7 +26,9 @@ FIELD_ENGINEER_PERMISSIONS = [
 ]
 
 # What a field engineer may send: calls that read, or that a box recovers from by itself.
-DIAGNOSTIC_ACTIONS = frozenset({"GetConfiguration", "TriggerMessage", "GetDiagnostics", "UnlockConnector"})
+DIAGNOSTIC_ACTIONS = frozenset({"GetConfiguration", "TriggerMessage", "GetDiagnostics", "UnlockConnector",
+                                # Kotodian's reads: logs, and the box's records of sessions and alarms.
+                                "GetLog", "GetTransactions", "GetWarning"})
 SOFT_RESET = ("Reset", "Soft")
 
 

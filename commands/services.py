@@ -38,9 +38,12 @@ log = logging.getLogger(__name__)
 REMOTE_START = "RemoteStartTransaction"
 REMOTE_STOP = "RemoteStopTransaction"
 RESERVE_NOW = "ReserveNow"
+GET_DIAGNOSTICS, GET_LOG = "GetDiagnostics", "GetLog"
 # Answers that mean "done as asked" (OCPP 1.6 §7: UnlockStatus, ConfigurationStatus, ...).
 # "Scheduled" (AvailabilityStatus, §5.2): accepted, carried out when the running session ends.
-POSITIVE_STATUSES = {"Accepted", "Unlocked", "RebootRequired", "Scheduled"}
+# "AcceptedCanceled" (Kotodian's GetLog and UpdateFirmware, as OCPP 2.0.1's): accepted, the one
+# running before cancelled.
+POSITIVE_STATUSES = {"Accepted", "Unlocked", "RebootRequired", "Scheduled", "AcceptedCanceled"}
 BUSY_STATUSES = {
     ChargePointStatus.CHARGING, ChargePointStatus.SUSPENDED_EV, ChargePointStatus.SUSPENDED_EVSE,
     ChargePointStatus.FINISHING,
@@ -82,13 +85,34 @@ def command_issue(*, box: ChargeBox, action: str, payload: dict, requested_by=No
         )
     if action == RESERVE_NOW:
         return reserve_now_issue(box=box, payload=payload, requested_by=requested_by, source=source)
-    if action == GET_DIAGNOSTICS and not payload.get("location"):
-        return diagnostics_issue(box=box, payload=payload, requested_by=requested_by, source=source)
     if (why := box_command_channel(box)) is not None:
         return _refused(box=box, action=action, payload=payload, requested_by=requested_by, source=source,
                         refusal=CommandRefused(why))
     with transaction.atomic():
-        return _create(box=box, action=action, payload=payload, requested_by=requested_by, source=source)
+        upload = None
+        if _wants_upload_place(action, payload):
+            # A place of the box's own on our FTP server (firmware.services): the file it uploads
+            # lands there, attached to the box and to this command.
+            upload = diagnostics_upload_open(box=box)
+            payload = _upload_place_given(action, payload, upload.url)
+        command = _create(box=box, action=action, payload=payload, requested_by=requested_by, source=source)
+        if upload is not None:
+            upload.command = command
+            upload.save(update_fields=["command"])
+        return command
+
+
+def _wants_upload_place(action: str, payload: dict) -> bool:
+    """A GetDiagnostics (OCPP, Kotodian) or GetLog (Kotodian) that names no place to upload to."""
+    if action == GET_DIAGNOSTICS:
+        return not payload.get("location")
+    return action == GET_LOG and not (payload.get("log") or {}).get("remoteLocation")
+
+
+def _upload_place_given(action: str, payload: dict, url: str) -> dict:
+    if action == GET_DIAGNOSTICS:
+        return {**payload, "location": url}
+    return {**payload, "log": {**(payload.get("log") or {}), "remoteLocation": url}}
 
 
 def remote_start_issue(
@@ -253,24 +277,8 @@ def remote_stop_issue(*, box: ChargeBox, transaction_id: int, requested_by=None,
                         refusal=refusal)
 
 
-GET_DIAGNOSTICS = "GetDiagnostics"
-# What a GetDiagnostics without a location is checked with: the system fills in its own.
+# What a GetDiagnostics without a location is checked with: command_issue fills in the system's own.
 _SYSTEM_LOCATION = "ftp://diagnostics.invalid/"
-
-
-def diagnostics_issue(*, box: ChargeBox, payload: dict, requested_by=None, source: str = "") -> Command:
-    """A GetDiagnostics whose location is a place of the system's own FTP server, opened for this
-    request (firmware.services.diagnostics_upload_open): the box's file lands there, attached to it."""
-    if (why := box_command_channel(box)) is not None:
-        return _refused(box=box, action=GET_DIAGNOSTICS, payload=payload, requested_by=requested_by, source=source,
-                        refusal=CommandRefused(why))
-    with transaction.atomic():
-        upload = diagnostics_upload_open(box=box)
-        command = _create(box=box, action=GET_DIAGNOSTICS, payload={**payload, "location": upload.url},
-                          requested_by=requested_by, source=source)
-        upload.command = command
-        upload.save(update_fields=["command"])
-        return command
 
 
 def command_refuse(*, box: ChargeBox, action: str, payload: dict, reason: str, requested_by=None,

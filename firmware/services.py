@@ -67,14 +67,19 @@ def firmware_update_open(*, command) -> FirmwareUpdate:
     A location that carries one of our images' credentials names the image, and so the version
     to expect at the next boot."""
     location = command.payload["location"]
+    update, _ = FirmwareUpdate.objects.get_or_create(command=command, defaults={
+        "box_id": command.box_id, "location": location, "created": command.created,
+        "image": firmware_image_at(location)})
+    return update
+
+
+def firmware_image_at(location: str) -> FirmwareImage | None:
+    """The image of ours that ``location`` names by the credentials it carries, if any."""
     try:
         username = urlsplit(location).username or ""
     except ValueError:
         username = ""
-    update, _ = FirmwareUpdate.objects.get_or_create(command=command, defaults={
-        "box_id": command.box_id, "location": location, "created": command.created,
-        "image": FirmwareImage.objects.filter(ftp_username=username).first() if username else None})
-    return update
+    return FirmwareImage.objects.filter(ftp_username=username).first() if username else None
 
 
 def firmware_updates_confirm() -> int:

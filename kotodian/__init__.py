@@ -17,6 +17,9 @@ The edge (DESIGN 3, "Kotodian over MQTT"; docs/adr/0017), a Django app built on 
 - ``kotodian.bridge``: the MQTT client that subscribes the uplink topics, submits each message to the
   edge's writers and publishes the reply (``python manage.py kotodianbridge``);
 - ``kotodian.delivery``: commands to Kotodian boxes (commands.edges), published on their downlink topic;
+- ``kotodian.calls``: each call the system makes to a Kotodian box: its payload checked, its request
+  made, its Conf read back (docs/adr/0020);
+- ``kotodian.tariffs``: a tariff as SetTariffReq, and its pushes at boot and on every change;
 - ``kotodian.topics``: the topics, and the Redis records of commands waiting for their Conf.
 
 Nothing here is imported eagerly, so ``python -m kotodian.proto.generate`` works even while the

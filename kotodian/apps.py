@@ -8,5 +8,8 @@ class KotodianConfig(AppConfig):
     def ready(self):
         from commands.edges import command_edge_register
         from kotodian.delivery import EDGE
+        from kotodian.tariffs import tariff_changed_push
+        from tariffs.signals import tariff_changed
 
         command_edge_register(EDGE)
+        tariff_changed.connect(tariff_changed_push, dispatch_uid="kotodian-tariff-push")

@@ -27,6 +27,7 @@ from commands.outcomes import Outcome
 from inbound.edge import Message
 from inbound.pipeline import box_mark_read
 from kotodian import codec, topics
+from kotodian.calls import answer_of
 from kotodian.edge import EDGE, writers
 from kotodian.errors import CodecError
 from kotodian.liveness import bridge_connected
@@ -48,13 +49,12 @@ def in_thread(function):
 
 
 def conf_outcome(apdu: codec.Apdu) -> Outcome:
-    """What a Conf (or a MessageError) says of the command it answers: Accepted when its status is
-    0 (DESIGN 3), Rejected otherwise; the box's own fields kept beside."""
+    """What a Conf (or a MessageError) says of the command it answers (kotodian.calls: Accepted when
+    its status is 0, DESIGN 3)."""
     if apdu.message_id == pb.ID_MessageError:
         return Outcome.error(pb.ErrorCode.Name(apdu.message.error) if apdu.message.error in pb.ErrorCode.values()
                              else str(apdu.message.error), apdu.message.Description or "the box refused the message")
-    status = getattr(apdu.message, "status", 0)
-    return Outcome.answered({"status": "Accepted" if status == 0 else "Rejected", "kotodianStatus": int(status)})
+    return Outcome.answered(answer_of(apdu.message_id, apdu.message))
 
 
 class Bridge:

@@ -1,5 +1,5 @@
-"""Commands to Kotodian boxes (commands.edges): the calls DESIGN 3 maps onto Kotodian requests, their
-payloads checked, and delivery as a request APDU published on the box's command downlink,
+"""Commands to Kotodian boxes (commands.edges): the calls of kotodian.calls, their payloads checked,
+and delivery as a request APDU published on the box's command downlink,
 /D/C/{deviceCode}, with QoS 2.
 
 Before it is published, each request is recorded in Redis under (deviceCode, sequenceId)
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime
 
 import aiomqtt
 from channels.db import database_sync_to_async
@@ -28,95 +27,38 @@ from chargers.services import journal_record
 from commands.edges import CommandEdge, CommandInvalid
 from commands.outcomes import Outcome
 from commands.services import command_settle
+from firmware.services import firmware_image_at
 from kotodian import codec, topics
+from kotodian.calls import CALLS, SET_TARIFF, UPDATE_FIRMWARE, request_of
 from kotodian.edge import bytes_json
-from kotodian.proto import charger_pb2 as pb
+from kotodian.tariffs import set_tariff_request, tariff_check
 
 log = logging.getLogger(__name__)
 
-REMOTE_START, REMOTE_STOP, RESET, UPDATE_FIRMWARE = (
-    "RemoteStartTransaction", "RemoteStopTransaction", "Reset", "UpdateFirmware")
 # Kept in Redis a while past the deadline, so that the timeout always finds what it must settle.
 WAITING_MARGIN = 60
-INT32_MAX = 2**31 - 1
-
-
-def invalid(description: str) -> CommandInvalid:
-    return CommandInvalid(description, field="payload", code="PropertyConstraintViolation")
-
-
-def integer(payload: dict, name: str, *, required: bool, low: int = 0, high: int = 2**63 - 1) -> int | None:
-    value = payload.get(name)
-    if value is None:
-        if required:
-            raise invalid(f"{name} is required")
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise invalid(f"{name} must be an integer from {low} to {high}")
-    return value
-
-
-def text(payload: dict, name: str, *, required: bool, max_length: int = 512) -> str | None:
-    value = payload.get(name)
-    if value is None:
-        if required:
-            raise invalid(f"{name} is required")
-        return None
-    if not isinstance(value, str) or not value or len(value) > max_length:
-        raise invalid(f"{name} must be a string of 1 to {max_length} characters")
-    return value
-
-
-def moment(payload: dict, name: str) -> int:
-    value = text(payload, name, required=True)
-    try:
-        seconds = int(datetime.fromisoformat(value.upper().replace("Z", "+00:00")).timestamp())
-    except ValueError:
-        raise invalid(f"{name} {value!r} is not a date-time") from None
-    if not 0 <= seconds <= INT32_MAX:  # UpdateFirmwareReq.retryDate is an int32
-        raise invalid(f"{name} {value!r} is out of range")
-    return seconds
-
-
-def only(payload: dict, names: set[str]) -> None:
-    if extra := set(payload) - names:
-        raise invalid(f"a Kotodian box takes no {', '.join(sorted(extra))}")
-
-
-def request_of(action: str, payload: dict) -> tuple[int, object]:
-    """(messageId, request message) for a command's action and payload (DESIGN 3, the reverse API
-    mapping); CommandInvalid for a payload it cannot carry."""
-    if action == REMOTE_START:
-        only(payload, {"connectorId", "idTag"})
-        connector = integer(payload, "connectorId", required=False, low=1, high=INT32_MAX)
-        id_tag = text(payload, "idTag", required=True, max_length=20)
-        return pb.ID_RemoteStartTransactionReq, pb.RemoteStartTransactionReq(
-            connectorId=str(connector) if connector is not None else "", IdData=pb.IdToken(id=id_tag))
-    if action == REMOTE_STOP:
-        only(payload, {"transactionId"})
-        transaction_id = integer(payload, "transactionId", required=True)
-        return pb.ID_RemoteStopTransactionReq, pb.RemoteStopTransactionReq(transactionId=str(transaction_id))
-    if action == RESET:
-        only(payload, {"type"})
-        kind = payload.get("type")
-        if kind not in ("Hard", "Soft"):
-            raise invalid("type must be Hard or Soft")
-        return pb.ID_RemoteControlReq, pb.RemoteControlReq(function="Reset", parameter="0" if kind == "Hard" else "1")
-    if action == UPDATE_FIRMWARE:
-        only(payload, {"location", "retrieveDate", "retries", "retryInterval"})
-        return pb.ID_UpdateFirmwareReq, pb.UpdateFirmwareReq(
-            url=text(payload, "location", required=True), retryDate=moment(payload, "retrieveDate"),
-            retries=integer(payload, "retries", required=False, high=INT32_MAX) or 0,
-            retryInterval=integer(payload, "retryInterval", required=False, high=INT32_MAX) or 0,
-        )
-    raise CommandInvalid(f"{action!r} is not a call the central system makes to a Kotodian box", field="action",
-                         code="NotSupported")
 
 
 def command_check(action: str, payload: dict) -> None:
-    if not isinstance(payload, dict):
-        raise invalid("the payload must be an object")
+    """The payload of ``action`` as a Kotodian box can be sent it (kotodian.calls), and the tariff a
+    SetTariff names."""
     request_of(action, payload)
+    if action == SET_TARIFF:
+        tariff_check(payload)
+
+
+async def request_for(command) -> tuple[int, object]:
+    """(messageId, request) of a command. A SetTariff gets its prices from the database now; an
+    UpdateFirmware of one of our images its MD5, which the box's updater checks (DESIGN 3)."""
+    message_id, request = request_of(command.action, command.payload)
+    if command.action == SET_TARIFF:
+        request = await database_sync_to_async(set_tariff_request, thread_sensitive=False)(command.box.pk,
+                                                                                             command.payload)
+    elif command.action == UPDATE_FIRMWARE:
+        image = await database_sync_to_async(firmware_image_at, thread_sensitive=False)(request.url)
+        if image is not None:
+            request.checksum = image.md5
+    return message_id, request
 
 
 class Publisher:
@@ -185,7 +127,13 @@ async def deliver_one(command) -> int | None:
                                                                               outcome=Outcome.timeout())
         return None
     try:
-        message_id, request = request_of(command.action, command.payload)
+        message_id, request = await request_for(command)
+    except CommandInvalid as problem:
+        # Valid when issued, but no longer (the tariff it named is gone): nothing is sent.
+        await database_sync_to_async(command_settle, thread_sensitive=False)(
+            command_id=command.pk, outcome=Outcome.error("PropertyConstraintViolation", problem.message))
+        return None
+    try:
         sequence_id = await topics.sequence_next()
         data = codec.encode_request(message_id, request, sequence_id)
         sent = bytes_json(data)
@@ -220,5 +168,4 @@ def unanswered(command_id: int, box_pk: int, action: str, sent: str) -> None:
                    payload=sent)
 
 
-EDGE = CommandEdge(Protocol.KOTODIAN, frozenset({REMOTE_START, REMOTE_STOP, RESET, UPDATE_FIRMWARE}), command_check,
-                   commands_deliver)
+EDGE = CommandEdge(Protocol.KOTODIAN, frozenset(CALLS), command_check, commands_deliver)

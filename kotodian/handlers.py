@@ -36,6 +36,7 @@ from kotodian.credentials import box_credentials
 from kotodian.names import CONNECTOR_STATES, MEASURANDS, STOP_REASONS
 from kotodian.price_schemes import box_tariff, set_tariff_req
 from kotodian.proto import charger_pb2 as pb
+from kotodian.tariffs import tariff_push_after_boot
 from transactions.choices import Location, ReadingContext, Reason
 from transactions.models import Transaction
 from transactions.services import (
@@ -183,6 +184,7 @@ def boot_notification(box: ChargeBox, req: pb.BootNotificationReq) -> pb.BootNot
     if accepted:
         # Reachable for commands from now on (kotodian.presence clears it once the box falls silent).
         box_connected(box=box, protocol=Protocol.KOTODIAN, node=NODE)
+        tariff_push_after_boot(box)  # its tariff, once the boot is committed (kotodian.tariffs)
     return pb.BootNotificationConf(
         currentTime=time_out(result.current_time), interval=result.interval, status=0 if accepted else 1,
     )
@@ -194,6 +196,7 @@ def heartbeat(box: ChargeBox, req: pb.HeartbeatReq) -> pb.HeartbeatResp:
     # to be released (kotodian.presence), reachable for commands again.
     if box.connected_node != NODE:
         box_connected(box=box, protocol=Protocol.KOTODIAN, node=NODE)
+        tariff_push_after_boot(box)  # as at a boot: a change while it was away never reached it
     return pb.HeartbeatResp(connectorId=req.connectorId)
 
 

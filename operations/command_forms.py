@@ -1,6 +1,8 @@
-"""One form per Central-System-initiated OCPP 1.6 call (OCPP 1.6 §5). A form's class name is the
-action; its field names are the payload's keys, so ``payload()`` needs no per-action code. The
-payload is checked against the official schema before anything is queued."""
+"""One form per call the central system makes to a box: OCPP 1.6's (§5), and the Kotodian calls
+OCPP has no name for (kotodian.calls). A form's class name is the action; its field names are the
+payload's keys, so ``payload()`` needs no per-action code. Made for a box, a form checks the payload
+as that box's protocol sends it (commands.services.command_validate) before anything is queued;
+only the forms of the calls that protocol has are offered (operations.command_views)."""
 
 from __future__ import annotations
 
@@ -8,12 +10,20 @@ from datetime import timezone as dt_timezone
 
 from django import forms
 
-from commands.edges import CommandInvalid
+from django.conf import settings
+
+from commands.edges import CommandEdge, CommandInvalid, command_edge
 from ocpp16.delivery import command_check
 
 MESSAGE_TRIGGERS = ["BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
                     "Heartbeat", "MeterValues", "StatusNotification"]
 PROFILE_PURPOSES = ["ChargePointMaxProfile", "TxDefaultProfile", "TxProfile"]
+
+
+def forms_edge(box) -> CommandEdge:
+    """Whose calls a box is offered: its protocol's; a box whose protocol has no channel for
+    commands (EVCHONG REST) or none yet, the default protocol's (issuing then says why it cannot)."""
+    return command_edge(box.protocol) or command_edge(settings.COMMAND_DEFAULT_PROTOCOL)
 
 
 def _choices(values, blank=False):
@@ -29,6 +39,10 @@ def _connector(minimum=0, **kwargs):
 
 
 class CommandForm(forms.Form):
+    def __init__(self, *args, box=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.box = box
+
     def payload(self) -> dict:
         out = {}
         for name, value in self.cleaned_data.items():
@@ -47,7 +61,10 @@ class CommandForm(forms.Form):
         if not self.errors:
             try:
                 action = type(self).__name__
-                command_check(action, self.checked_payload())
+                if self.box is None:  # no box to ask: OCPP 1.6's schema
+                    command_check(action, self.checked_payload())
+                else:
+                    forms_edge(self.box).validate(action, self.checked_payload())
             except CommandInvalid as problem:
                 raise forms.ValidationError(problem.message) from None
         return cleaned
@@ -114,8 +131,8 @@ class GetConfiguration(CommandForm):
 class GetDiagnostics(CommandForm):
     """Have the box upload a diagnostics file to ``location``."""
 
-    location = forms.CharField(required=False, help_text="empty: the system's own FTP server (the file is attached "
-                                                        "to the box); or e.g. ftp://user:password@host/path/")
+    location = forms.CharField(required=False, help_text="empty: a place of the box's own on our FTP server (the "
+                                                        "file is attached to the box); or e.g. ftp://user:password@host/path/")
     retries = forms.IntegerField(min_value=0, required=False)
     retryInterval = forms.IntegerField(min_value=0, required=False, help_text="seconds")
     startTime = _when(required=False)
@@ -199,12 +216,65 @@ class UpdateFirmware(CommandForm):
     retryInterval = forms.IntegerField(min_value=0, required=False, help_text="seconds")
 
 
+# The Kotodian calls that OCPP 1.6 has no name for (kotodian.calls).
+
+
+class UpdateIdCardCache(CommandForm):
+    """Update cards in the box's card cache (Kotodian)."""
+
+    idTags = forms.JSONField(help_text='e.g. [{"idTag": "04A2B3C4", "idTagInfo": {"status": "Accepted"}}]')
+
+
+class SetTariff(CommandForm):
+    """Send the box a tariff (Kotodian): the one named, else the one that applies to it."""
+
+    tariff = forms.CharField(max_length=40, required=False, help_text="a tariff's code; empty: the box's own")
+    test = forms.BooleanField(required=False, help_text="the box only checks it")
+
+
+class GetTransactions(CommandForm):
+    """Have the box upload its records of sessions (Kotodian), as offline orders."""
+
+    connectorId = _connector(required=False, help_text="empty: every connector")
+    level = forms.ChoiceField(choices=_choices(["Current", "Offline", "All"], blank=True), required=False)
+    startTime = _when(required=False)
+    endTime = _when(required=False)
+
+
+class GetWarning(CommandForm):
+    """Have the box send its alarms again (Kotodian)."""
+
+    level = forms.ChoiceField(choices=_choices(["Critical", "Alert", "Warning", "Notice", "Info", "Hardware",
+                                                "System"], blank=True), required=False)
+    startTime = _when(required=False)
+    endTime = _when(required=False)
+
+
+class GetLog(CommandForm):
+    """Have the box upload a log (Kotodian) to a place of its own on our FTP server, or to ``remoteLocation``."""
+
+    logType = forms.ChoiceField(choices=_choices(["DiagnosticsLog", "SecurityLog"]))
+    requestId = forms.IntegerField(min_value=0, required=False)
+    retries = forms.IntegerField(min_value=0, required=False)
+    retryInterval = forms.IntegerField(min_value=0, required=False, help_text="seconds")
+    remoteLocation = forms.CharField(required=False, help_text="empty: a place of its own on our FTP server")
+    oldestTimestamp = _when(required=False)
+    latestTimestamp = _when(required=False)
+
+    LOG_FIELDS = ("remoteLocation", "oldestTimestamp", "latestTimestamp")
+
+    def payload(self) -> dict:
+        flat = super().payload()
+        log = {name: flat.pop(name) for name in self.LOG_FIELDS if name in flat}
+        return {**flat, **({"log": log} if log else {})}
+
+
 FORMS: dict[str, type[CommandForm]] = {
     form.__name__: form
     for form in [
         CancelReservation, ChangeAvailability, ChangeConfiguration, ClearCache, ClearChargingProfile, DataTransfer,
         GetCompositeSchedule, GetConfiguration, GetDiagnostics, GetLocalListVersion, RemoteStartTransaction,
         RemoteStopTransaction, ReserveNow, Reset, SendLocalList, SetChargingProfile, TriggerMessage,
-        UnlockConnector, UpdateFirmware,
+        UnlockConnector, UpdateFirmware, UpdateIdCardCache, SetTariff, GetTransactions, GetWarning, GetLog,
     ]
 }

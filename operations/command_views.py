@@ -20,7 +20,7 @@ from commands.replies import command_wait_async
 from commands.services import command_issue
 from core.db import releasing_connection
 from core.errors import DomainError
-from operations.command_forms import FORMS
+from operations.command_forms import FORMS, forms_edge
 from commands.roles import actions_offered, command_allowed
 
 # The send button waits this long for the box's answer; a slower answer appears on the result page,
@@ -57,8 +57,10 @@ class BoxCommandsMixin:
 
         return csrf_protect(never_cache(inner))
 
-    def commands_offered(self, request) -> list[str]:
-        return actions_offered(request.user, FORMS)
+    def commands_offered(self, request, box) -> list[str]:
+        """The forms of the calls that ``box``'s protocol has (operations.command_forms.forms_edge)."""
+        edge = forms_edge(box)
+        return actions_offered(request.user, [action for action in FORMS if action in edge.actions])
 
     def _box(self, request, object_id):
         box = self.get_object(request, unquote(object_id))
@@ -78,16 +80,18 @@ class BoxCommandsMixin:
     def command_form_view(self, request, object_id, action):
         box = self._box(request, object_id)
         if action not in FORMS:
-            raise Http404(f"{action} is not a Central-System-initiated OCPP 1.6 call")
-        if action not in self.commands_offered(request):
-            raise PermissionDenied(f"you may not send {action}")
-        return self._form_page(request, box, action, FORMS[action]())
+            raise Http404(f"{action} is not a call the central system makes")
+        if action not in self.commands_offered(request, box):
+            raise PermissionDenied(f"you may not send {action} to this box")
+        return self._form_page(request, box, action, FORMS[action](box=box))
 
     def _issue(self, request, object_id, action) -> Command | HttpResponse:
         box = self._box(request, object_id)
         if action not in FORMS:
-            raise Http404(f"{action} is not a Central-System-initiated OCPP 1.6 call")
-        form = FORMS[action](request.POST)
+            raise Http404(f"{action} is not a call the central system makes")
+        if action not in self.commands_offered(request, box):
+            raise PermissionDenied(f"you may not send {action} to this box")
+        form = FORMS[action](request.POST, box=box)
         if not form.is_valid():
             return self._form_page(request, box, action, form).render()
         payload = form.payload()

@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from core.errors import DomainError
 from tariffs.models import SessionCost, Tariff, TariffPeriod
 from tariffs.periods import DAY_MINUTES, Period, clock, periods_check
-from tariffs.services import tariff_claims_take
+from tariffs.services import tariff_changed_after_commit, tariff_claims_take
 
 
 class PeriodFormSet(forms.BaseInlineFormSet):
@@ -112,8 +112,13 @@ class TariffAdmin(admin.ModelAdmin):
         return day_bar(sorted(tariff.period_values(), key=lambda p: p.start), tariff.currency)
 
     def save_related(self, request, form, formsets, change):
+        # The stations as they were: the form's new ones are written by super().save_related.
+        stations_before = set(Tariff.stations.through.objects.filter(tariff=form.instance)
+                              .values_list("station_id", flat=True)) if change else set()
         super().save_related(request, form, formsets, change)
         tariff_claims_take(tariff=form.instance)
+        tariff_changed_after_commit(tariff=form.instance, stations_before=stations_before,
+                                    was_default=bool(form.initial.get("is_default")))
 
 
 def _span(start: str, end: str) -> str:

@@ -18,6 +18,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from core.errors import DomainError
 from tariffs.models import BOX_COST_DIFFERS, CURRENCY, TARIFF_CODE, SessionCost, Tariff, TariffPeriod
 from tariffs.periods import Period, periods_check, price_parse
+from tariffs.signals import tariff_changed
 from tariffs.splitter import Cost, Pricing, Reading, session_cost
 
 def _station_model():
@@ -77,6 +78,8 @@ def tariff_save(*, data: TariffInput) -> tuple[Tariff, bool]:
     periods = tariff_check(data=data)
     stations = stations_by_code(codes=list(data.station_codes))
     with transaction.atomic():
+        before = Tariff.objects.filter(code=data.code).first()
+        stations_before = set(before.stations.values_list("pk", flat=True)) if before else set()
         tariff, created = Tariff.objects.update_or_create(code=data.code, defaults={
             "name": data.name, "currency": data.currency, "valid_from": data.valid_from,
             "is_default": data.is_default, "idle_fee_per_hour": data.idle_fee_per_hour,
@@ -90,7 +93,17 @@ def tariff_save(*, data: TariffInput) -> tuple[Tariff, bool]:
         ])
         tariff.stations.set(stations)
         tariff_claims_take(tariff=tariff)
+        tariff_changed_after_commit(tariff=tariff, stations_before=stations_before,
+                                    was_default=bool(before and before.is_default))
     return tariff, created
+
+
+def tariff_changed_after_commit(*, tariff: Tariff, stations_before: set[int], was_default: bool) -> None:
+    """Tell whoever keeps a copy of a box's tariff (tariffs.signals), once ``tariff``'s new state is
+    committed, which boxes' tariffs it may have changed."""
+    changed = {"station_ids": stations_before | set(tariff.stations.values_list("pk", flat=True)),
+               "default": tariff.is_default or was_default}
+    transaction.on_commit(lambda: tariff_changed.send(sender=Tariff, **changed))
 
 
 def tariff_claims_take(*, tariff: Tariff) -> None:

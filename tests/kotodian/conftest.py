@@ -4,6 +4,7 @@ speaking APDUs (``kotodian_box``)."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from kotodian_boxes import KotodianBox, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,3 +67,25 @@ def booted(kotodian_box, make_box, serial):
     assert box.register().message.status == 0
     assert box.boot().message.status == 0
     return row, box
+
+
+@pytest.fixture
+def api_token(transactional_db) -> str:
+    """A token of `manage.py apitoken`, which may send every command."""
+    out = io.StringIO()
+    call_command("apitoken", "ops", stdout=out)
+    return out.getvalue().strip()
+
+
+@pytest.fixture(autouse=True)
+def no_stale_replies():
+    """No reply of an earlier test waits in Redis (COMMAND_REPLY_TTL_SECONDS) under a command id
+    that the emptied test database hands out again: the reverse API would answer with it."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    stale = list(client.scan_iter(match="evchong:command:*:reply", count=1000))
+    if stale:
+        client.delete(*stale)
+    client.close()
