@@ -83,6 +83,10 @@ class CallFailed(Exception):
     """No accepted answer (already counted in the stats)."""
 
 
+class Refused(CallFailed):
+    """The system answered, and said no: a MessageError, or a Conf whose status is not 0."""
+
+
 @dataclass
 class Order:
     """A session that ended while the box was offline, owed to the system as a TransactionReq."""
@@ -131,6 +135,7 @@ class KotodianBox:
         self._offline_until = 0.0
         self._behaviour = None
         self._behaviour_task: asyncio.Task | None = None
+        self._attempts = 0  # connections since the box was last ready
 
     # -- topics ---------------------------------------------------------------------------------
 
@@ -147,7 +152,6 @@ class KotodianBox:
     async def run(self, behaviour: Callable[["KotodianBox"], Awaitable[None]] | None = None) -> None:
         """Stay on the broker until ``stop`` is set: connect, register (once), boot, report, then
         ``behaviour`` (once); again after every loss of the broker, offline spell or reboot."""
-        attempt = 0
         self._behaviour = behaviour
         while not self.stop.is_set():
             if (wait := self._offline_until - time.monotonic()) > 0:
@@ -157,7 +161,6 @@ class KotodianBox:
                 async with aiomqtt.Client(self.host, self.port, identifier=self.client_id, username=self.username,
                                           password=self.password, clean_session=True, keepalive=60,
                                           timeout=self.settings.call_timeout) as client:
-                    attempt = 0
                     if await self._session(client):
                         continue  # new credentials: connect again with them at once
             except aiomqtt.MqttError as exc:
@@ -169,9 +172,11 @@ class KotodianBox:
             finally:
                 self._drop_connection()
             if not self.stop.is_set() and not self._leave.is_set():
-                attempt += 1
-                await self.pause(min(self.settings.reconnect_min * 2 ** (attempt - 1), self.settings.reconnect_max)
-                                 * random.uniform(0.5, 1.0))
+                # Jittered and growing until the box is booted again: boxes that lost the broker
+                # together must not all come back together.
+                self._attempts += 1
+                await self.pause(min(self.settings.reconnect_min * 2 ** (self._attempts - 1),
+                                     self.settings.reconnect_max) * random.uniform(0.5, 1.0))
             self._leave.clear()
         for task in (self._behaviour_task, *self._tasks, *(c.meter_task for c in self.connectors.values())):
             if task is not None:
@@ -188,15 +193,14 @@ class KotodianBox:
             if not self.device_code:
                 credentials = (self.username, self.password)
                 if not await self._register():
-                    await self.pause(self.settings.reconnect_max)
                     return False
                 if (self.username, self.password) != credentials:
                     return True
             await client.subscribe([(self.downlink("C"), 2), (self.downlink("M"), 0)])
             if not await self._boot():
-                await self.pause(self.heartbeat_interval)
                 return False
             await self._report_status()
+            self._attempts = 0
             self.ready.set()
             self.stats.ready += 1
             beats = asyncio.create_task(self._heartbeats())
@@ -315,11 +319,11 @@ class KotodianBox:
             error = reply.message
             name = pb.ErrorCode.Name(error.error) if error.error in pb.ErrorCode.values() else str(error.error)
             self.stats.error(action, f"MessageError {name}")
-            raise CallFailed(action)
+            raise Refused(action)
         self.stats.record(action, started, time.perf_counter() - t)
         if getattr(reply.message, "status", 0) != 0 and "status" in reply.message.DESCRIPTOR.fields_by_name:
             self.stats.error(action, f"status {reply.message.status}")
-            raise CallFailed(action)
+            raise Refused(action)
         return reply.message
 
     async def send(self, action: str, message_id: int, message: Message, kind: str = "M") -> None:
@@ -341,9 +345,12 @@ class KotodianBox:
                 registrationCode=self.settings.registration_code, connectorNumber=list(self.connectors),
                 firmwareVersion=self.firmware_version,
             ), kind="R", before_ready=True)
-        except CallFailed:
+        except Refused:
             self.boot_status = "Rejected"
+            await self.pause(self.settings.reconnect_max)  # refused: not again at once
             return False
+        except CallFailed:
+            return False  # no answer: again, after the back-off
         self.device_code = conf.deviceCode or self.serial
         if conf.mqttUsername:
             # The box's own credentials (the private broker takes a box only with them).
@@ -356,8 +363,11 @@ class KotodianBox:
                 partNumber=PART_NUMBER, serialNumber=self.serial, vendorId=VENDOR_ID,
                 firmwareVersion=self.firmware_version, deviceCode=self.device_code, protocol="kotodian",
             ), before_ready=True)
-        except CallFailed:
+        except Refused:
             self.boot_status = "Rejected"
+            await self.pause(self.heartbeat_interval)  # as OCPP's Rejected: not before the interval
+            return False
+        except CallFailed:
             return False
         self.boot_status = "Accepted"
         if not self.settings.heartbeat_interval and conf.interval > 0:
@@ -411,6 +421,10 @@ class KotodianBox:
                     await self._set_status(connector, "Available")
                     return None
             record = str(next(self.records))
+            # Times are whole seconds, and a start at the same second on the same connector with the
+            # same card is the system's sign of a replay: a new session starts in a later second.
+            while int(time.time()) <= connector.time_start:
+                await asyncio.sleep(0.05)
             now = int(time.time())
             conf = await self.call("StartTransaction", pb.ID_StartTransactionReq, pb.StartTransactionReq(
                 recordId=record, connectorId=str(connector_id), IdData=self.id_token(id_tag),

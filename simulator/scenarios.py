@@ -183,7 +183,9 @@ async def storm(options: Options, stats: Stats, stop: asyncio.Event) -> dict:
     stats.end_window()
     accepted = sum(1 for box in fleet.boxes if box.boot_status == "Accepted")
     figures = {"connected": stats.online, "booted": fleet.ready_count(), "accepted": accepted,
-               "seconds_to_all_ready": round(took, 2) if took is not None else None}
+               "seconds_to_all_ready": round(took, 2) if took is not None else None,
+               # When the fleet started (CLOCK_MONOTONIC), for a caller timing from an event of its own.
+               "t0_monotonic": stats.t0}
     await fleet.close()
     return figures
 
@@ -217,6 +219,11 @@ async def ingest(options: Options, stats: Stats, stop: asyncio.Event) -> dict:
                                    "errors_all": stats.errors_between(start, end),
                                    "loop_lag_p99_ms": stats.lag_between(start, end)["p99_ms"]})
     stats.end_window()
+    if options.protocol == "kotodian":
+        # Telemetry has no reply: when each was published (CLOCK_MONOTONIC, the same in every process
+        # of the machine) lets whoever watches the database tell publish-to-commit (bench.kotodian).
+        figures["published_monotonic"] = [round(stats.t0 + at, 4) for at in stats.series[meter].at]
+        figures["t0_monotonic"] = stats.t0
     if options.end_sessions:
         await _bounded(asyncio.gather(*(box.stop_session(1) for box in fleet.boxes)), 60)
     await fleet.close()
