@@ -13,6 +13,7 @@ Environment:
   BENCH_ONLY=a,b      only these scenarios (idle, storm, ingest, reverse100, reverse1000, contention,
                       rest-heartbeat, rest-meter, kotodian-ingest, kotodian-reverse, kotodian-storm)
   BENCH_BASELINE=0    skip the baseline
+  BENCH_BROKER=mosquitto  the Kotodian scenarios on a private Mosquitto (from PATH) instead of amqtt
   BENCH_SERVER=uvicorn  serve the system with uvicorn instead of daphne (make run SERVER=uvicorn)
   WEB_PROCESSES=N     server processes on one socket (default as make run: one per core, at
                       most 2); idle always runs one, as its target counts

@@ -189,14 +189,18 @@ class KotodianBox:
         self.stats.online += 1
         reader = asyncio.create_task(self._read(client))
         try:
-            await client.subscribe(self.downlink("R"), qos=2)
             if not self.device_code:
+                await client.subscribe(self.downlink("R"), qos=2)
                 credentials = (self.username, self.password)
                 if not await self._register():
                     return False
                 if (self.username, self.password) != credentials:
                     return True
-            await client.subscribe([(self.downlink("C"), 2), (self.downlink("M"), 0)])
+                await client.unsubscribe(self.downlink("R"))
+            # Only the command downlink: the system publishes on /D/M only to refuse a telemetry
+            # message it cannot read, which this box never sends, and a broker's work grows with
+            # the subscriptions it holds (amqtt matches every message against every one of them).
+            await client.subscribe(self.downlink("C"), qos=2)
             if not await self._boot():
                 return False
             await self._report_status()
