@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ STATES = {"Unavailable": 0, "Available": 1, "Occupied": 2, "Reserved": 3, "Fault
 METER_KINDS = ("Telemetry", "MeterValues", "ChargingInfo")
 # measure.proto's codes for what Telemetry carries: Electricity (kWh), PowerWatts, Voltage, Current.
 ELECTRICITY, POWER_W, VOLTAGE, CURRENT = 134, 104, 101, 103
+# paho leaves Nagle's algorithm on, and a QoS 2 exchange is small packets that would wait for delayed ACKs.
+NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
 
 def broker_of(url: str) -> tuple[str, int, str | None, str | None]:
@@ -160,7 +163,8 @@ class KotodianBox:
             try:
                 async with aiomqtt.Client(self.host, self.port, identifier=self.client_id, username=self.username,
                                           password=self.password, clean_session=True, keepalive=60,
-                                          timeout=self.settings.call_timeout) as client:
+                                          timeout=self.settings.call_timeout,
+                                          socket_options=NO_DELAY) as client:
                     if await self._session(client):
                         continue  # new credentials: connect again with them at once
             except aiomqtt.MqttError as exc:
