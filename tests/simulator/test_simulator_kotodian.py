@@ -166,3 +166,44 @@ def test_alarms_and_offline_orders_never_stop_the_box(box):
     uploaded = box.runner.stats.events["offline orders uploaded"] == 1 and not box.runner.stats.errors
     accepted_or_refused_as_unsupported(box, "Transaction", uploaded)
     box.runner.run(box.heartbeat())  # and the box still talks to the system
+
+
+def test_a_box_the_system_does_not_know_is_refused_and_counted(bridge, transactional_db):
+    runner = BoxRunner("http://unused")
+    stranger = KotodianBox("SIM09999", TAG, KotodianSettings(broker=settings.MQTT_URL, call_timeout=5.0,
+                                                            reconnect_max=60.0), runner.stats, runner.stop)
+    try:
+        async def start():
+            runner.tasks.append(asyncio.create_task(stranger.run()))
+
+        runner.run(start())
+        eventually(lambda: stranger.boot_status == "Rejected", what="the refusal")
+        assert not stranger.ready.is_set() and not stranger.device_code
+        assert [name for _, name, _ in runner.stats.errors] == ["DeviceRegistration"]
+    finally:
+        runner.close()
+
+
+def test_the_cli_takes_kotodian_for_the_scenarios_that_fit_it(capsys):
+    from simulator.cli import parse
+
+    options, _ = parse(["storm", "--protocol", "kotodian", "--broker", "mqtt://127.0.0.1:1884"])
+    assert (options.protocol, options.broker) == ("kotodian", "mqtt://127.0.0.1:1884")
+    with pytest.raises(SystemExit):
+        parse(["rest-meter", "--protocol", "kotodian"])
+    assert "--protocol kotodian takes the scenarios" in capsys.readouterr().err
+
+
+def test_the_bench_pairs_each_publish_with_the_commit_that_counted_it():
+    from bench.kotodian import CommitProbe, ingest_figures
+
+    probe = CommitProbe(system=None)
+    # Three messages published at 10.00, 10.01 and 10.02; the database held 1 at 10.03, 3 at 10.05.
+    probe.samples = [(10.0, 0), (10.03, 1), (10.04, 1), (10.05, 3)]
+    report = {"published_monotonic": [10.0, 10.01, 10.02], "t0_monotonic": 9.0,
+              "window": {"start_s": 1.0, "seconds": 0.1}, "windows": [{}]}
+    (figures,) = ingest_figures(report, probe)
+    assert figures["count"] == 3 and figures["never_committed"] == 0
+    # 10.00 -> 10.03, 10.01 -> 10.05 (the second counted), 10.02 -> 10.05
+    assert (figures["p50_ms"], figures["max_ms"]) == (30.0, 40.0)
+    assert "published_monotonic" not in report  # not kept in the results
