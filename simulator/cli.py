@@ -20,7 +20,8 @@ from simulator.stats import Stats, table, watch_loop
 def parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     p = argparse.ArgumentParser(
         prog="evchong-simulate",
-        description="Simulated OCPP 1.6J, Kotodian (MQTT) and EVCHONG REST charge boxes for load tests and demonstrations.",
+        description="Simulated OCPP 1.6J, Kotodian (MQTT) and EVCHONG REST charge boxes for load tests and "
+                    "demonstrations.",
         epilog="Boxes are PREFIX00001.. with id tags TAGPREFIX00001..; provision them on the central system first "
                "(manage.py addbox / addidtag).",
     )

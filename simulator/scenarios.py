@@ -85,7 +85,7 @@ START_PER_TURN = 100
 
 
 class Fleet:
-    """OCPP boxes started over ``ramp`` seconds, each running until ``stop``."""
+    """OCPP boxes (or Kotodian ones: --protocol kotodian) started over ``ramp`` s, each running until ``stop``."""
 
     def __init__(self, options: Options, stats: Stats, stop: asyncio.Event, behaviour=None, count: int | None = None):
         identities = options.identities()[:count]
