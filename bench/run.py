@@ -11,8 +11,10 @@ Environment:
   BENCH_SCALE=F       multiply the default fleet sizes (default 1; the targets are for 10,000 boxes)
   BENCH_REPEATS=N     runs / rounds / windows per figure (default 3)
   BENCH_ONLY=a,b      only these scenarios (idle, storm, ingest, reverse100, reverse1000, contention,
-                      rest-heartbeat, rest-meter, campaign: bench/campaign.py)
+                      rest-heartbeat, rest-meter, kotodian-ingest, kotodian-reverse, kotodian-storm,
+                      campaign: bench/campaign.py)
   BENCH_BASELINE=0    skip the baseline
+  BENCH_BROKER=mosquitto  the Kotodian scenarios on a private Mosquitto (from PATH) instead of amqtt
   BENCH_SERVER=uvicorn  serve the system with uvicorn instead of daphne (make run SERVER=uvicorn)
   WEB_PROCESSES=N     server processes on one socket (default as make run: one per core, at
                       most 2); idle always runs one, as its target counts
@@ -41,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.campaign import run_campaign  # noqa: E402
+from bench import kotodian  # noqa: E402
 from bench.system import BENCH_VAR, PREFIX, TAG_PREFIX, System, free_port, stop_process, wait_for_port  # noqa: E402
 from core.stack import web_processes  # noqa: E402
 
@@ -270,6 +273,10 @@ DESCRIPTIONS = {
 }
 
 
+TARGETS.update(kotodian.TARGETS)
+DESCRIPTIONS.update(kotodian.DESCRIPTIONS)
+
+
 def verdict(scenario: str, figure: str, value, boxes: int, unfinished: int = 0) -> str:
     """``unfinished``: runs that did not get as far as the figure measures (a time to all ready that
     never came); any such run misses the target, whatever the median of the others."""
@@ -360,6 +367,7 @@ def run_system(plan: Plan, result: dict) -> None:
             ("rest-heartbeat", lambda: run_rest(system.url, plan, "rest-heartbeat")),
             ("rest-meter", lambda: run_rest(system.url, plan, "rest-meter")),
             ("campaign", lambda: run_campaign(system, plan)),
+            *kotodian.steps(system, plan, simulate, spread, ingest_interval(plan)),
         ]
         for name, step in steps:
             if not plan.wants(name):

@@ -13,19 +13,25 @@ import time
 
 import orjson
 
-from simulator.scenarios import SCENARIOS, Options
+from simulator.scenarios import KOTODIAN_SCENARIOS, SCENARIOS, Options
 from simulator.stats import Stats, table, watch_loop
 
 
 def parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     p = argparse.ArgumentParser(
         prog="evchong-simulate",
-        description="Simulated OCPP 1.6J and EVCHONG REST charge boxes for load tests and demonstrations.",
+        description="Simulated OCPP 1.6J, Kotodian (MQTT) and EVCHONG REST charge boxes for load tests and "
+                    "demonstrations.",
         epilog="Boxes are PREFIX00001.. with id tags TAGPREFIX00001..; provision them on the central system first "
                "(manage.py addbox / addidtag).",
     )
     p.add_argument("scenario", choices=sorted(SCENARIOS), help="what the boxes do")
     p.add_argument("--url", default="http://127.0.0.1:8000", help="the central system (default %(default)s)")
+    p.add_argument("--protocol", choices=["ocpp", "kotodian"], default="ocpp",
+                   help="ocpp: OCPP 1.6J over WebSocket at --url; kotodian: protobuf APDUs over MQTT at --broker "
+                        "(the reverse API still at --url)")
+    p.add_argument("--broker", default="mqtt://127.0.0.1:1883",
+                   help="kotodian: the MQTT broker, mqtt://[user:password@]host:port (default %(default)s)")
     p.add_argument("--boxes", type=int, default=100)
     p.add_argument("--first", type=int, default=1, help="number of the first box (default %(default)s)")
     p.add_argument("--prefix", default="SIM", help="serial prefix (default %(default)s)")
@@ -69,7 +75,10 @@ def parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
         call_timeout=args.call_timeout,
         source_addresses=[a.strip() for a in args.source_addresses.split(",") if a.strip()],
         server_pid=args.server_pid, end_sessions=not args.keep_sessions, windows=max(args.windows, 1),
+        protocol=args.protocol, broker=args.broker,
     )
+    if args.protocol == "kotodian" and args.scenario not in KOTODIAN_SCENARIOS:
+        p.error(f"--protocol kotodian takes the scenarios {', '.join(sorted(KOTODIAN_SCENARIOS))}")
     return options, args
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from simulator.kotodian_box import KotodianBox, kotodian_settings
 from simulator.ocpp_box import BoxSettings, OcppBox
 from simulator.rest_box import RequestFailed, RestBox
 from simulator.stats import Stats, summarise
@@ -48,6 +49,8 @@ class Options:
     server_pid: int | None = None
     end_sessions: bool = True
     windows: int = 1
+    protocol: str = "ocpp"  # or "kotodian": boxes on the MQTT broker (simulator.kotodian_box)
+    broker: str = "mqtt://127.0.0.1:1883"
 
     def identities(self) -> list[tuple[int, str, str]]:
         """(index, serial, id tag) of every box: SIM00001 charges with SIMTAG00001."""
@@ -82,20 +85,26 @@ START_PER_TURN = 100
 
 
 class Fleet:
-    """OCPP boxes started over ``ramp`` seconds, each running until ``stop``."""
+    """OCPP boxes (or Kotodian ones: --protocol kotodian) started over ``ramp`` s, each running until ``stop``."""
 
     def __init__(self, options: Options, stats: Stats, stop: asyncio.Event, behaviour=None, count: int | None = None):
+        identities = options.identities()[:count]
+        self.options, self.stats, self.stop, self.behaviour = options, stats, stop, behaviour
+        self.tasks: list[asyncio.Task] = []
+        self.starter: asyncio.Task | None = None
+        if options.protocol == "kotodian":
+            self.settings = kotodian_settings(options)
+            self.boxes = [KotodianBox(serial, tag, self.settings, stats, stop, index)
+                          for index, serial, tag in identities]
+            return
         settings = BoxSettings(
             url=options.ws_url, connectors=options.connectors, meter_interval=options.meter_interval,
             heartbeat_interval=options.heartbeat, answer_delay=options.answer_delay,
             call_timeout=options.call_timeout, password=options.password,
             source_addresses=options.source_addresses,
         )
-        identities = options.identities()[:count]
+        self.settings = settings
         self.boxes = [OcppBox(serial, tag, settings, stats, stop, index) for index, serial, tag in identities]
-        self.options, self.stats, self.stop, self.behaviour = options, stats, stop, behaviour
-        self.tasks: list[asyncio.Task] = []
-        self.starter: asyncio.Task | None = None
 
     def start(self) -> None:
         self.starter = asyncio.create_task(self._start())
@@ -174,7 +183,9 @@ async def storm(options: Options, stats: Stats, stop: asyncio.Event) -> dict:
     stats.end_window()
     accepted = sum(1 for box in fleet.boxes if box.boot_status == "Accepted")
     figures = {"connected": stats.online, "booted": fleet.ready_count(), "accepted": accepted,
-               "seconds_to_all_ready": round(took, 2) if took is not None else None}
+               "seconds_to_all_ready": round(took, 2) if took is not None else None,
+               # When the fleet started (CLOCK_MONOTONIC), for a caller timing from an event of its own.
+               "t0_monotonic": stats.t0}
     await fleet.close()
     return figures
 
@@ -187,6 +198,10 @@ async def ingest(options: Options, stats: Stats, stop: asyncio.Event) -> dict:
         await box.start_session(1)
 
     fleet = Fleet(options, stats, stop, behaviour=charge)
+    # A Kotodian box's samples are Telemetry (no reply: counted as published), one kind for all.
+    meter = "Telemetry" if options.protocol == "kotodian" else "MeterValues"
+    if options.protocol == "kotodian":
+        fleet.settings.meter_kinds = ("Telemetry",)
     fleet.start()
     took = await fleet.wait(lambda: stats.charging >= len(fleet.boxes), options.settle)
     figures = {"connected": stats.online, "charging": stats.charging,
@@ -199,11 +214,16 @@ async def ingest(options: Options, stats: Stats, stop: asyncio.Event) -> dict:
         start = stats.now()
         await asyncio.sleep(options.duration / options.windows)
         end = stats.now()
-        meter = stats.actions_between(start, end).get("MeterValues", {"count": 0, "errors": 0})
-        figures["windows"].append({**meter, "meter_values_per_s": round(meter["count"] / (end - start), 1),
+        sent = stats.actions_between(start, end).get(meter, {"count": 0, "errors": 0})
+        figures["windows"].append({**sent, "meter_values_per_s": round(sent["count"] / (end - start), 1),
                                    "errors_all": stats.errors_between(start, end),
                                    "loop_lag_p99_ms": stats.lag_between(start, end)["p99_ms"]})
     stats.end_window()
+    if options.protocol == "kotodian":
+        # Telemetry has no reply: when each was published (CLOCK_MONOTONIC, the same in every process
+        # of the machine) lets whoever watches the database tell publish-to-commit (bench.kotodian).
+        figures["published_monotonic"] = [round(stats.t0 + at, 4) for at in stats.series[meter].at]
+        figures["t0_monotonic"] = stats.t0
     if options.end_sessions:
         await _bounded(asyncio.gather(*(box.stop_session(1) for box in fleet.boxes)), 60)
     await fleet.close()
@@ -461,3 +481,5 @@ SCENARIOS = {
     "rest-meter": rest_meter,
     "rest-session": rest_session,
 }
+# What a fleet of Kotodian boxes (--protocol kotodian) can do: the REST scenarios are REST's own.
+KOTODIAN_SCENARIOS = frozenset({"idle", "storm", "ingest", "session", "reverse", "contention"})

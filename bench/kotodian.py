@@ -1,0 +1,332 @@
+"""The Kotodian scenarios of `make bench`, on the system bench.run starts, beside the OCPP figures of
+the same run: the bridge (``manage.py kotodianbridge``, as `make run` supervises it) on the bench's
+private broker, and the simulator's Kotodian boxes (``--protocol kotodian``) as KSIM00001...
+
+- kotodian-ingest: every box charges and publishes Telemetry (4 values, QoS 0, no reply). Persisted
+  is what the database holds: a probe polls it every few milliseconds for the rows committed (one
+  Power row in W per message), and a message's publish-to-commit time is when the count of committed
+  messages reached its rank among the publishes (messages commit in the order they arrive).
+- kotodian-reverse: the reverse API's round trip to one Kotodian box on an otherwise idle system,
+  one call at a time (RemoteStart, RemoteStop, ...).
+- kotodian-storm: the broker restarted, then every box connects, registers and boots at once.
+
+BENCH_BROKER=mosquitto runs these scenarios on a private Mosquitto (the ``mosquitto`` on PATH, e.g.
+Debian's) instead of the private amqtt that `make run` starts: what production would run (DESIGN 3,
+MQTT_URL), and what shows the broker's share of the figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import bisect
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from bench.system import BENCH_VAR, System, free_port, stop_process, wait_for_port
+
+ROOT = Path(__file__).resolve().parent.parent
+PREFIX, TAG_PREFIX = "KSIM", "KSIMTAG"
+# How often the ingest probe reads the count of committed messages: the resolution of its latencies.
+PROBE_SECONDS = 0.005
+
+TARGETS = {
+    "kotodian-ingest": {"persisted msg/s": (">=", 2_000), "publish to commit p99 ms": ("<=", 100)},
+    "kotodian-reverse": {"p50 ms": ("<=", 15)},
+    "kotodian-storm": {"boxes ready within 60 s": ("==", "boxes"), "seconds to all ready": ("<=", 60)},
+}
+DESCRIPTIONS = {
+    "kotodian-ingest": "Kotodian telemetry ingest, persisted",
+    "kotodian-reverse": "reverse API to a Kotodian box, idle system",
+    "kotodian-storm": "Kotodian boxes register and boot after a broker restart",
+}
+
+
+class Bridge:
+    """The bridge process of the bench's system, started per scenario as the web processes are."""
+
+    def __init__(self, system: System):
+        self.system = system
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.stop()
+        self.proc = self.system._spawn("kotodian-bridge", [sys.executable, "manage.py", "kotodianbridge"])
+        asyncio.run(answers(self.system.services.mqtt_url, self.proc))
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+        self.proc = None
+
+
+async def answers(broker: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """The bridge serves: a probe with an unknown messageId is answered with a MessageError."""
+    import aiomqtt
+
+    from kotodian.proto import charger_pb2 as pb
+    from simulator.kotodian_box import broker_of
+
+    host, port, user, password = broker_of(broker)
+    code = f"PROBE-{uuid.uuid4().hex[:8]}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the Kotodian bridge exited with {proc.returncode}")
+        try:
+            async with aiomqtt.Client(host, port, username=user, password=password) as client:
+                await client.subscribe(f"/D/C/{code}", qos=2)
+                while time.monotonic() < deadline:
+                    await client.publish(f"/U/C/{code}", pb.APDU(sequenceId=1, messageId=0x7E).SerializeToString(),
+                                         qos=2)
+                    try:
+                        async with asyncio.timeout(1):
+                            async for _ in client.messages:
+                                return
+                    except TimeoutError:
+                        continue
+        except aiomqtt.MqttError:
+            await asyncio.sleep(0.5)
+    raise RuntimeError("the Kotodian bridge did not answer")
+
+
+class Mosquitto:
+    """A private Mosquitto on a free port of 127.0.0.1, anonymous, for BENCH_BROKER=mosquitto."""
+
+    def __init__(self):
+        self.dir = BENCH_VAR / "mosquitto"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.config = self.dir / "mosquitto.conf"
+        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 10000\n"
+                               # Without it Nagle's algorithm holds each small packet of a QoS 2
+                               # exchange for the peer's delayed ACK: about 40 ms a hop.
+                               "set_tcp_nodelay true\n")
+        self.proc: subprocess.Popen | None = None
+        atexit.register(self.stop)
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with open(self.dir / "mosquitto.log", "ab") as log:
+            self.proc = subprocess.Popen(["mosquitto", "-c", str(self.config)], stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for_port(self.port, self.proc)
+
+    def stop(self) -> None:
+        stop_process(self.proc, timeout=10)
+
+
+def use_broker(system: System, broker: Mosquitto) -> None:
+    """The system on ``broker`` from now on: the worker (which publishes commands) started again with it."""
+    broker.start()
+    system.services.mqtt_url = system.env["MQTT_URL"] = broker.url
+    command = system.worker.args
+    stop_process(system.worker)
+    system.worker = system._spawn("worker", command)
+
+
+def provision(system: System, boxes: int) -> None:
+    subprocess.run([sys.executable, "-m", "bench.provision", "--boxes", str(boxes), "--connectors", "2",
+                    "--prefix", PREFIX, "--tag-prefix", TAG_PREFIX], cwd=ROOT, env=system.env, check=True,
+                   capture_output=True)
+
+
+def restart_broker(system: System, mosquitto: Mosquitto | None) -> float:
+    """The private broker stopped and started again on its port, as after a crash or an upgrade:
+    every client (the bridge, the workers' publishers) loses it. The monotonic time it is back."""
+    from core.localservices import _broker_binary
+
+    services = system.services
+    if mosquitto is not None:
+        mosquitto.stop()
+        mosquitto.start()
+        return time.monotonic()
+    stop_process(services._mqtt, timeout=10)
+    data_dir = BENCH_VAR / "mqtt"
+    port = json.loads((data_dir / "broker.yaml").read_text())["listeners"]["default"]["bind"].rsplit(":", 1)[1]
+    with open(data_dir / "broker.log", "ab") as log:
+        services._mqtt = subprocess.Popen([str(_broker_binary()), "-c", str(data_dir / "broker.yaml")],
+                                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                          start_new_session=True)
+    wait_for_port(int(port), services._mqtt)
+    return time.monotonic()
+
+
+def kotodian_args(system: System) -> list[str]:
+    return ["--protocol", "kotodian", "--broker", system.services.mqtt_url, "--prefix", PREFIX,
+            "--tag-prefix", TAG_PREFIX]
+
+
+# -- ingest --------------------------------------------------------------------------------------
+
+
+class CommitProbe(threading.Thread):
+    """Polls the bench database for the Telemetry messages committed: (monotonic time, how many)."""
+
+    def __init__(self, system: System):
+        super().__init__(daemon=True)
+        self.system = system
+        self.samples: list[tuple[float, int]] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+
+        from bench.system import _socket_dir_of_url
+        from core.localservices import DATABASE_NAME
+
+        with psycopg.connect(host=_socket_dir_of_url(self.system.services.database_url), user="postgres",
+                             dbname=DATABASE_NAME, autocommit=True) as conn:
+            last = conn.execute("SELECT COALESCE(max(id), 0) FROM transactions_metervalue").fetchone()[0]
+            count = 0
+            while not self.done.is_set():
+                # Only rows past the last seen: the Kotodian writer commits its batches in id order.
+                newest, found = conn.execute(
+                    "SELECT max(id), count(*) FILTER (WHERE measurand = 'Power.Active.Import' AND raw_unit = 'W')"
+                    " FROM transactions_metervalue WHERE id > %s", [last]).fetchone()
+                now = time.monotonic()
+                if newest is not None:
+                    last, count = newest, count + found
+                self.samples.append((now, count))
+                time.sleep(PROBE_SECONDS)
+
+    def committed_by(self, moment: float) -> int:
+        """Messages committed when ``moment`` came (the probe's last reading before it)."""
+        index = bisect.bisect_right(self.samples, (moment, float("inf"))) - 1
+        return self.samples[index][1] if index >= 0 else 0
+
+
+def ingest_figures(report: dict, probe: CommitProbe) -> list[dict]:
+    """Per slice of the measured window: messages published and persisted per second, and the
+    publish-to-commit percentiles of the messages published in it."""
+    from simulator.stats import summarise
+
+    published = sorted(report.pop("published_monotonic", None) or [])
+    t0 = report.get("t0_monotonic")
+    window = report.get("window")
+    if not published or t0 is None or not window:
+        return []
+    times = [t for t, _ in probe.samples]
+    counts = [c for _, c in probe.samples]
+    # The i-th message published (0-based) is committed at the first reading that counts i + 1.
+    committed_at = []
+    for rank in range(len(published)):
+        index = bisect.bisect_left(counts, rank + 1)
+        committed_at.append(times[index] if index < len(times) else None)
+    start, seconds = t0 + window["start_s"], window["seconds"]
+    slices = max(len(report.get("windows") or []), 1)
+    out = []
+    for n in range(slices):
+        a, b = start + seconds * n / slices, start + seconds * (n + 1) / slices
+        lo, hi = bisect.bisect_left(published, a), bisect.bisect_left(published, b)
+        latencies = [committed_at[i] - published[i] for i in range(lo, hi) if committed_at[i] is not None]
+        out.append({"published_per_s": round((hi - lo) / (b - a), 1),
+                    "persisted_per_s": round((probe.committed_by(b) - probe.committed_by(a)) / (b - a), 1),
+                    "never_committed": sum(1 for i in range(lo, hi) if committed_at[i] is None),
+                    **summarise(latencies)})
+    return out
+
+
+def run_ingest(system: System, plan, simulate, spread, interval: float) -> dict:
+    probe = CommitProbe(system)
+    probe.start()
+    try:
+        report = simulate(system.url, "ingest", *kotodian_args(system), "--boxes", str(plan.ingest_boxes),
+                          "--meter-interval", f"{interval:.3f}", "--duration", str(plan.ingest_seconds),
+                          "--windows", str(plan.repeats), "--ramp", "5", "--settle", "90",
+                          timeout=90 + plan.ingest_seconds + 120)
+        time.sleep(2)  # what was published last has time to commit
+    finally:
+        probe.done.set()
+        probe.join(5)
+    slices = ingest_figures(report, probe)
+    return {"boxes": plan.ingest_boxes, "runs": [report], "slices": slices, "meter_interval_s": interval, "figures": {
+        "boxes charging": spread([report.get("charging")]),
+        "published msg/s": spread([s["published_per_s"] for s in slices]),
+        "persisted msg/s": spread([s["persisted_per_s"] for s in slices]),
+        "publish to commit p50 ms": spread([s["p50_ms"] for s in slices]),
+        "publish to commit p99 ms": spread([s["p99_ms"] for s in slices]),
+        "never committed": spread([sum(s["never_committed"] for s in slices)]),
+        "errors": spread([w.get("errors_all") for w in report.get("windows") or []]),
+    }}
+
+
+# -- reverse and storm ----------------------------------------------------------------------------
+
+
+def run_reverse(system: System, plan, simulate, spread) -> dict:
+    rounds = 10 if plan.quick else 30
+    report = simulate(system.url, "reverse", *kotodian_args(system), "--boxes", "1", "--concurrency", "1",
+                      "--rounds", str(rounds), "--api-token", system.token, "--settle", "60",
+                      timeout=60 + rounds * 10 + 60)
+    each = report.get("rounds") or []
+    return {"boxes": 1, "runs": [report], "figures": {
+        "p50 ms": spread([r.get("p50_ms") for r in each]),
+        "p99 ms": spread([r.get("p99_ms") for r in each]),
+        "answered Accepted": spread([sum(r.get("accepted", 0) for r in each)]),
+        "errors": spread([report.get("errors")]),
+    }}
+
+
+def run_storm(system: System, plan, simulate, spread, bridge: Bridge, mosquitto: Mosquitto | None) -> dict:
+    """The broker restarted; once the bridge has found it again (by itself, with its back-off from
+    1 s), every box connects, registers and boots at once. Timed from the restart."""
+    runs = []
+    for _ in range(plan.repeats):
+        system.reset_state()
+        restarted = restart_broker(system, mosquitto)
+        asyncio.run(answers(system.services.mqtt_url, bridge.proc))
+        bridge_back = time.monotonic() - restarted
+        report = simulate(system.url, "storm", *kotodian_args(system), "--boxes", str(plan.storm_boxes),
+                          "--settle", "60", timeout=150)
+        took = report.get("seconds_to_all_ready")
+        report["bridge_back_s"] = round(bridge_back, 2)
+        report["seconds_from_restart"] = (round(report["t0_monotonic"] - restarted + took, 2)
+                                          if took is not None and report.get("t0_monotonic") else None)
+        runs.append(report)
+    return {"boxes": plan.storm_boxes, "runs": runs, "figures": {
+        "boxes ready within 60 s": spread([r.get("booted") for r in runs]),
+        "seconds to all ready": spread([r.get("seconds_from_restart") for r in runs], unfinished=True),
+        "of which the bridge back s": spread([r.get("bridge_back_s") for r in runs]),
+        "registration answer p99 ms": spread([r.get("window", r).get("actions", {}).get("DeviceRegistration", {})
+                                              .get("p99_ms") for r in runs]),
+        "boot answer p99 ms": spread([r.get("window", r).get("actions", {}).get("BootNotification", {})
+                                      .get("p99_ms") for r in runs]),
+        "errors": spread([r.get("errors") for r in runs]),
+    }}
+
+
+def steps(system: System, plan, simulate, spread, ingest_interval: float) -> list:
+    """(name, step) of the Kotodian scenarios, for bench.run's loop; the bridge runs for each."""
+    bridge = Bridge(system)
+    provisioned = []
+    brokers: list[Mosquitto | None] = []
+
+    def with_bridge(run):
+        def step():
+            if not provisioned:
+                provision(system, max(plan.ingest_boxes, plan.storm_boxes, 1))
+                provisioned.append(True)
+                brokers.append(Mosquitto() if (os.environ.get("BENCH_BROKER") or "amqtt") == "mosquitto" else None)
+                if brokers[0] is not None:
+                    use_broker(system, brokers[0])
+            bridge.start()
+            try:
+                return run()
+            finally:
+                bridge.stop()
+        return step
+
+    return [
+        ("kotodian-ingest", with_bridge(lambda: run_ingest(system, plan, simulate, spread, ingest_interval))),
+        ("kotodian-reverse", with_bridge(lambda: run_reverse(system, plan, simulate, spread))),
+        ("kotodian-storm", with_bridge(lambda: run_storm(system, plan, simulate, spread, bridge, brokers[0]))),
+    ]
