@@ -58,7 +58,7 @@ class Bridge:
     def start(self) -> None:
         self.stop()
         self.proc = self.system._spawn("kotodian-bridge", [sys.executable, "manage.py", "kotodianbridge"])
-        asyncio.run(answers(self.system.services.mqtt_url, self.proc))
+        asyncio.run(answers(broker_login(self.system, "system"), self.proc))
 
     def stop(self) -> None:
         stop_process(self.proc)
@@ -142,7 +142,7 @@ def provision(system: System, boxes: int) -> None:
 def restart_broker(system: System, mosquitto: Mosquitto | None) -> float:
     """The private broker stopped and started again on its port, as after a crash or an upgrade:
     every client (the bridge, the workers' publishers) loses it. The monotonic time it is back."""
-    from core.localservices import _broker_binary
+    from core.localservices import start_broker
 
     services = system.services
     if mosquitto is not None:
@@ -153,15 +153,25 @@ def restart_broker(system: System, mosquitto: Mosquitto | None) -> float:
     data_dir = BENCH_VAR / "mqtt"
     port = json.loads((data_dir / "broker.yaml").read_text())["listeners"]["default"]["bind"].rsplit(":", 1)[1]
     with open(data_dir / "broker.log", "ab") as log:
-        services._mqtt = subprocess.Popen([str(_broker_binary()), "-c", str(data_dir / "broker.yaml")],
-                                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                          start_new_session=True)
+        services._mqtt = start_broker(int(port), data_dir, services.mqtt_secret, stdout=log)
     wait_for_port(int(port), services._mqtt)
     return time.monotonic()
 
 
+def broker_login(system: System, kind: str = "registration") -> str:
+    """The broker's URL with an account of ``kind`` (kotodian.mqttaccess, ADR 0021): the private broker
+    takes no client without a login. Boxes leave the factory with the registration account."""
+    from urllib.parse import quote, urlsplit
+
+    from kotodian.mqttaccess import credentials
+
+    account = credentials(system.services.mqtt_secret, kind)
+    parts = urlsplit(system.services.mqtt_url)
+    return f"mqtt://{quote(account.username)}:{quote(account.password)}@{parts.hostname}:{parts.port}"
+
+
 def kotodian_args(system: System) -> list[str]:
-    return ["--protocol", "kotodian", "--broker", system.services.mqtt_url, "--prefix", PREFIX,
+    return ["--protocol", "kotodian", "--broker", broker_login(system), "--prefix", PREFIX,
             "--tag-prefix", TAG_PREFIX]
 
 
@@ -283,7 +293,7 @@ def run_storm(system: System, plan, simulate, spread, bridge: Bridge, mosquitto:
     for _ in range(plan.repeats):
         system.reset_state()
         restarted = restart_broker(system, mosquitto)
-        asyncio.run(answers(system.services.mqtt_url, bridge.proc))
+        asyncio.run(answers(broker_login(system, "system"), bridge.proc))
         bridge_back = time.monotonic() - restarted
         report = simulate(system.url, "storm", *kotodian_args(system), "--boxes", str(plan.storm_boxes),
                           "--settle", "60", timeout=150)

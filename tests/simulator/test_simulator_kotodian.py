@@ -34,11 +34,22 @@ ROOT = Path(__file__).resolve().parents[2]
 SERIAL, TAG = "SIM00001", "SIMTAG00001"
 
 
+def registration_broker() -> str:
+    """The test broker with the registration account boxes leave the factory with (ADR 0021)."""
+    from urllib.parse import quote
+
+    from kotodian.credentials import registration_credentials
+
+    account, found = registration_credentials(), broker()
+    return f"mqtt://{quote(account.username)}:{quote(account.password)}@{found['hostname']}:{found['port']}"
+
+
 async def bridge_answers(timeout: float = 60) -> None:
     """The bridge serves: a probe with an unknown messageId is answered (EC_NotSupported)."""
     code = f"PROBE-{uuid.uuid4().hex[:8]}"
-    found = broker()
-    async with aiomqtt.Client(found["hostname"], found["port"]) as client:
+    found = broker()  # with the system's own account
+    async with aiomqtt.Client(found["hostname"], found["port"], username=found["username"],
+                              password=found["password"]) as client:
         await client.subscribe(f"/D/C/{code}", qos=2)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -85,7 +96,7 @@ def box(bridge, transactional_db, make_box, make_tag):
     make_tag(TAG)
     runner = BoxRunner("http://unused")
     kotodian = KotodianBox(SERIAL, TAG, KotodianSettings(
-        broker=settings.MQTT_URL, meter_interval=0.2, heartbeat_interval=1.0, call_timeout=5.0,
+        broker=registration_broker(), meter_interval=0.2, heartbeat_interval=1.0, call_timeout=5.0,
         reconnect_min=0.2, reconnect_max=1.0, reboot_seconds=0.2, firmware_step=0.1,
     ), runner.stats, runner.stop)
 
@@ -170,7 +181,7 @@ def test_alarms_and_offline_orders_never_stop_the_box(box):
 
 def test_a_box_the_system_does_not_know_is_refused_and_counted(bridge, transactional_db):
     runner = BoxRunner("http://unused")
-    stranger = KotodianBox("SIM09999", TAG, KotodianSettings(broker=settings.MQTT_URL, call_timeout=5.0,
+    stranger = KotodianBox("SIM09999", TAG, KotodianSettings(broker=registration_broker(), call_timeout=5.0,
                                                             reconnect_max=60.0), runner.stats, runner.stop)
     try:
         async def start():
