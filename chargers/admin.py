@@ -17,6 +17,7 @@ from chargers.models import (
     Reservation,
     Station,
 )
+from chargers.presence import boxes_with_online
 from commands.models import Command
 from operations.admin_filters import ConnectorStateFilter, OnlineFilter, choices_filter
 from operations.admin_mixins import BigTableMixin, ExactSearchMixin, MirrorMixin
@@ -60,7 +61,7 @@ class ChargeBoxAdmin(BoxCommandsMixin, BigTableMixin, admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("connectors")
+        return boxes_with_online(super().get_queryset(request).prefetch_related("connectors"))
 
     @admin.display(boolean=True)
     def online(self, box):

@@ -5,6 +5,7 @@ from django.db import connection
 from django.utils import timezone
 
 from chargers.models import Alarm
+from chargers.services import boxes_of_dead_processes_release
 from chargers.reservations import reservations_expire
 
 
@@ -55,3 +56,9 @@ def journal_trim() -> int:
 def reservations_sweep() -> int:
     """Reservations past their expiryDate end as expired (a conditional UPDATE: re-runs are void)."""
     return reservations_expire()
+
+
+@shared_task
+def boxes_of_dead_processes_sweep() -> int:
+    """Boxes held by a server process that died are not sent commands (chargers.presence)."""
+    return boxes_of_dead_processes_release()

@@ -161,6 +161,7 @@ CELERY_BEAT_SCHEDULE = {
     "journal-trim": {"task": "chargers.tasks.journal_trim", "schedule": 60.0},
     "command-sweep": {"task": "commands.tasks.sweep_commands", "schedule": 30.0},
     "reservation-expiry": {"task": "chargers.tasks.reservations_sweep", "schedule": 60.0},
+    "dead-process-boxes": {"task": "chargers.tasks.boxes_of_dead_processes_sweep", "schedule": 60.0},
     "firmware-update-confirm": {"task": "firmware.tasks.updates_confirm", "schedule": 60.0},
 }
 
@@ -227,6 +228,9 @@ OCPP_BOX_REFRESH = env_float("OCPP_BOX_REFRESH", 30)
 OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 65536)
 OCPP_PING_INTERVAL = env_int("OCPP_PING_INTERVAL", 30)  # seconds of silence before the server pings
 OCPP_PING_TIMEOUT = env_int("OCPP_PING_TIMEOUT", 60)  # seconds without a pong before the socket is closed
+# Seconds a server process's lease as holder of box connections lasts unless renewed (every third of
+# it): how long the boxes of a process that died still show online (chargers.presence).
+PRESENCE_LEASE_SECONDS = env_float("PRESENCE_LEASE_SECONDS", 45)
 # Admission control (ocpp16.wsserver): OCPP boxes connecting at once to one process (upgrade request
 # to the first answer, usually their BootNotification's). More wait for a place, at most
 # OCPP_WAITING_MAX of them for at most OCPP_ADMISSION_WAIT seconds (0: none waits); the rest are
@@ -245,6 +249,9 @@ OCPP_HANDSHAKE_TIMEOUT = env_int("OCPP_HANDSHAKE_TIMEOUT", 20)
 # Commands (reverse API, operations API). The box's answer timeout is OCPP_CALL_TIMEOUT.
 REVERSE_API_TIMEOUT = env_float("REVERSE_API_TIMEOUT", 25)  # seconds the reverse API blocks at most
 REMOTE_START_CLAIM_SECONDS = env_int("REMOTE_START_CLAIM_SECONDS", 60)  # until Start/StopTransaction arrives
+# Seconds the operations API's RemoteStartTransaction with waitForTransaction waits, once the box has
+# accepted, for the box's StartTransaction (OCPP_CALL_TIMEOUT plus this stays within the claim).
+REMOTE_START_SESSION_WAIT = env_float("REMOTE_START_SESSION_WAIT", 30)
 COMMAND_REPLY_TTL_SECONDS = env_int("COMMAND_REPLY_TTL_SECONDS", 120)
 # The protocol whose calls a command to a box that has not yet connected is checked against.
 COMMAND_DEFAULT_PROTOCOL = os.environ.get("COMMAND_DEFAULT_PROTOCOL") or "ocpp1.6"

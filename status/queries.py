@@ -15,7 +15,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from chargers.choices import ChargePointStatus
-from chargers.models import CONNECTED_PROTOCOLS, Alarm, ChargeBox, Connector, JournalEntry
+from chargers.models import Alarm, ChargeBox, Connector, JournalEntry
+from chargers.presence import online_q
 from commands.models import Command, CommandState
 from firmware.models import FirmwareStatusEvent
 from tariffs.models import SessionCost
@@ -27,19 +28,6 @@ JOURNAL_FRAMES = 50
 FAILED_COMMAND_STATES = [CommandState.FAILED, CommandState.TIMED_OUT, CommandState.REJECTED]
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
-
-
-def online_q(now: datetime | None = None) -> Q:
-    """ChargeBox.is_online as a filter: heard from within MISSED_HEARTBEATS_OFFLINE of its own
-    heartbeat interval, and still connected when its protocol holds a connection."""
-    now = now or timezone.now()
-    grace = ExpressionWrapper(
-        Coalesce(F("heartbeat_interval"), Value(settings.HEARTBEAT_INTERVAL))
-        * Value(timedelta(seconds=settings.MISSED_HEARTBEATS_OFFLINE)),
-        output_field=DurationField(),
-    )
-    threshold = ExpressionWrapper(Value(now) - grace, output_field=DateTimeField())
-    return Q(last_seen__gte=threshold) & ~Q(protocol__in=CONNECTED_PROTOCOLS, connected_node="")
 
 
 @dataclass

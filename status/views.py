@@ -15,6 +15,7 @@ from django.views.decorators.http import conditional_page
 
 from chargers.choices import ChargePointStatus
 from chargers.models import ChargeBox, Connector
+from chargers.presence import boxes_with_online
 from status import queries
 
 VIEW_PERMISSION = "chargers.view_chargebox"
@@ -65,7 +66,8 @@ STATE_FILTERS = {
 def box_search(request):
     q = request.GET.get("q", "").strip()
     state = request.GET.get("state", "")
-    boxes = ChargeBox.objects.select_related("station").prefetch_related("connectors").order_by("serial")
+    boxes = boxes_with_online(ChargeBox.objects.select_related("station").prefetch_related("connectors")
+                              .order_by("serial"))
     if q:
         boxes = boxes.filter(Q(serial__icontains=q) | Q(station__code__icontains=q) | Q(station__name__icontains=q))
     if state in STATE_FILTERS:
@@ -79,13 +81,13 @@ def box_search(request):
 
 @status_page
 def box_detail(request, serial):
-    box = get_object_or_404(ChargeBox.objects.select_related("station"), serial=serial)
+    box = get_object_or_404(boxes_with_online(ChargeBox.objects.select_related("station")), serial=serial)
     return render(request, "status/box_detail.html", {"box": box, "status": queries.box_status(box)})
 
 
 @fragment
 def box_live(request, serial):
-    box = get_object_or_404(ChargeBox.objects.select_related("station"), serial=serial)
+    box = get_object_or_404(boxes_with_online(ChargeBox.objects.select_related("station")), serial=serial)
     return render(request, "status/_box_live.html", {"box": box, "status": queries.box_status(box)})
 
 

@@ -17,7 +17,7 @@ from smartcharging.services import charging_profiles_end_with_session
 from transactions.choices import Location, ReadingContext, Reason, ValueFormat
 from transactions.costing import transaction_cost_record
 from transactions.models import MeterValue, Transaction
-from transactions.signals import session_started
+from transactions.signals import session_started, session_stopped
 from transactions.units import DEFAULT_MEASURAND, measurand_canonical, normalise
 
 
@@ -70,8 +70,6 @@ def transaction_start(
         if seen.replay_id is not None:
             return StartResult(Transaction.objects.get(pk=seen.replay_id), idtag_authorize(id_tag=id_tag))
 
-        # The box acted on a remote start (or started locally): the connector is no longer merely claimed.
-        session_started.send(sender=Transaction, connector=connector)
         info = idtag_authorize(id_tag=id_tag)
         if info.accepted and seen.tag_elsewhere:
             info = IdTagInfo(AuthorizationStatus.CONCURRENT_TX, info.expiry, info.parent_id_tag)
@@ -95,6 +93,8 @@ def transaction_start(
             stopped_at=stopped_at,
             stop_reason=Reason.OTHER if stopped_at else "",
         )
+        # The box acted on a remote start (or started locally): the connector is no longer merely claimed.
+        session_started.send(sender=Transaction, connector=connector, session=created)
         if reservation_id is not None:
             # The box started this session on the reservation, which ends with it (OCPP 1.6 §5.13).
             reservation_use(box=box, reservation_id=reservation_id, transaction_id=created.id)
@@ -154,6 +154,7 @@ def transaction_stop(
             box=box, connector_id=connector_id, transaction_id=transaction_id, samples=samples, transaction_row=tx
         )
         if closed_now:
+            session_stopped.send(sender=Transaction, box=box, transaction_id=transaction_id)
             # Priced with the stop's own transaction data, committed with the stop (DESIGN.md §3).
             transaction_cost_record(tx=tx, station_id=box.station_id)
     tag = id_tag or (tx.id_tag if tx is not None else None)
