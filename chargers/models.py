@@ -4,7 +4,6 @@ from django.utils import timezone
 
 from chargers import credentials
 from chargers.choices import (
-    CONNECTED_PROTOCOLS,
     AuthorizationStatus,
     ChargePointErrorCode,
     ChargePointStatus,

@@ -189,7 +189,8 @@ OPERATIONS_EMAILS = [a for a in os.environ.get("OPERATIONS_EMAILS", "operations@
 # Charge-box behaviour.
 HEARTBEAT_INTERVAL = env_int("HEARTBEAT_INTERVAL", 60)  # seconds, told to boxes at boot
 JOURNAL_MAX_PER_BOX = env_int("JOURNAL_MAX_PER_BOX", 1000)  # frames kept per box
-# A box counts as offline after this many heartbeat intervals without a message.
+# A box that holds no connection (the EVCHONG forward API) counts as offline after this many heartbeat
+# intervals without a message; a WebSocket box is online while connected (chargers.presence).
 MISSED_HEARTBEATS_OFFLINE = env_int("MISSED_HEARTBEATS_OFFLINE", 2)
 # Seconds within which a further message does not rewrite a box's last_seen (chargers.services.box_touch).
 LAST_SEEN_RESOLUTION = env_float("LAST_SEEN_RESOLUTION", 5)

@@ -4,14 +4,10 @@ LIMITed scan of an index on (box, newest first) or a primary key, whatever the t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
-from django.conf import settings
-from django.db.models import (
-    Count, DateTimeField, DurationField, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum, Value,
-)
-from django.db.models.functions import Coalesce
+from django.db.models import Count, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from chargers.choices import ChargePointStatus
