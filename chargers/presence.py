@@ -68,7 +68,7 @@ def processes_alive(now: datetime | None = None) -> list[str]:
         return []
 
 
-def _heard_within(intervals: int, now: datetime) -> Q:
+def heard_within(intervals: int, now: datetime) -> Q:
     """Heard from within ``intervals`` of the box's own heartbeat interval."""
     grace = ExpressionWrapper(
         Coalesce(F("heartbeat_interval"), Value(settings.HEARTBEAT_INTERVAL)) * Value(timedelta(seconds=intervals)),
@@ -87,9 +87,9 @@ def online_q(now: datetime | None = None) -> Q:
     alive = processes_alive(now)
     # No process is named "": an empty IN list would make the whole filter empty in Django.
     connected = Q(protocol__in=CONNECTED_PROTOCOLS) & ~Q(connected_node="") & Q(In(_process_of_node(), alive or [""]))
-    kotodian = Q(protocol=Protocol.KOTODIAN) & ~Q(connected_node="") & _heard_within(
+    kotodian = Q(protocol=Protocol.KOTODIAN) & ~Q(connected_node="") & heard_within(
         settings.KOTODIAN_SILENT_HEARTBEATS, now)
-    heard = ~Q(protocol__in=[*CONNECTED_PROTOCOLS, Protocol.KOTODIAN]) & _heard_within(
+    heard = ~Q(protocol__in=[*CONNECTED_PROTOCOLS, Protocol.KOTODIAN]) & heard_within(
         settings.MISSED_HEARTBEATS_OFFLINE, now)
     return connected | kotodian | heard
 
