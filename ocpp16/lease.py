@@ -1,5 +1,5 @@
-"""This process's lease in Redis as a holder of box connections (chargers.presence): written before the first
-box is marked connected here, and renewed every third of PRESENCE_LEASE_SECONDS while the process
+"""This process's lease in Redis as a holder of box connections (chargers.presence): written before
+the first box is marked connected here, and renewed every third of PRESENCE_LEASE_SECONDS while the process
 runs. When the process dies, or its event loop stalls, the lease runs out and every box whose
 connected_node names this process is offline, though no disconnect was ever recorded."""
 
@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import socket
+import weakref
 
 from django.conf import settings
 
@@ -20,27 +21,26 @@ log = logging.getLogger(__name__)
 # The token tells this process from an earlier one that had the same pid (a container's pid 1):
 # the lease of a new process must not revive the connections of a dead one.
 PROCESS = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-
-async def _renew(**lease) -> None:
-    await asyncio.to_thread(process_lease_renew, **lease)
-
-_first = asyncio.Lock()
-_renewing: asyncio.Task | None = None
+# The renewing task of each event loop (one in a server process; tests may run several in turn).
+_renewing: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 async def lease_hold() -> None:
     """Once the lease is written and its renewal runs (at once after the first call). Raises what
-    writing it raised, for the connection's set-up to refuse the box as busy."""
-    global _renewing
-    if _renewing is not None and not _renewing.done():
+    writing it raised, for the connection's set-up to refuse the box as busy. Set-ups that find no
+    renewal yet each write the lease (harmless) and only one starts the renewal."""
+    loop = asyncio.get_running_loop()
+    task = _renewing.get(loop)
+    if task is not None and not task.done():
         return
-    async with _first:
-        if _renewing is not None and not _renewing.done():
-            return
-        await _renew(node=PROCESS, seconds=settings.PRESENCE_LEASE_SECONDS)
-        _renewing = asyncio.get_running_loop().create_task(_renew_forever())
+    await _renew(node=PROCESS, seconds=settings.PRESENCE_LEASE_SECONDS)
+    task = _renewing.get(loop)
+    if task is None or task.done():
+        _renewing[loop] = loop.create_task(_renew_forever())
+
+
+async def _renew(**lease) -> None:
+    await asyncio.to_thread(process_lease_renew, **lease)
 
 
 async def _renew_forever() -> None:
