@@ -38,16 +38,23 @@ class CommandOut(serializers.ModelSerializer):
     error = serializers.SerializerMethodField()
     answered = serializers.DateTimeField(source="answered_at")
     transactionId = serializers.IntegerField(
-        source="transaction_id", allow_null=True,
-        help_text="RemoteStopTransaction: the session to stop. RemoteStartTransaction: the session the box started "
-                  "for it, once its StartTransaction has arrived (null before, and if the box started none while "
-                  "the connector was claimed).",
+        source="transaction_id", allow_null=True, required=False,
+        help_text="Only on a command that names a session, and on the answer to a RemoteStartTransaction sent with "
+                  "waitForTransaction. RemoteStopTransaction: the session to stop. RemoteStartTransaction: the "
+                  "session the box started for it, once its StartTransaction has arrived (null if none came).",
     )
 
     class Meta:
         model = Command
         fields = ["id", "box", "action", "payload", "state", "response", "error", "created", "answered",
                   "transactionId"]
+
+    def to_representation(self, command):
+        # DESIGN 3's shape exactly, for every command that involves no session: callers check it.
+        rendered = super().to_representation(command)
+        if command.transaction_id is None and not getattr(command, "session_waited", False):
+            del rendered["transactionId"]
+        return rendered
 
     @extend_schema_field(CommandError(allow_null=True))
     def get_error(self, command) -> dict | None:
@@ -113,8 +120,10 @@ class BoxCommandsView(APIView):
         if command.is_open:
             await command_wait_async(command.pk, settings.OCPP_CALL_TIMEOUT + 2)
         command = await Command.objects.select_related("box").aget(pk=command.pk)
-        if data["waitForTransaction"] and command.state == CommandState.ACCEPTED and command.transaction_id is None:
-            command = await self._session_wait(command)
+        if data["waitForTransaction"]:
+            command.session_waited = True
+            if command.state == CommandState.ACCEPTED and command.transaction_id is None:
+                command = await self._session_wait(command)
         return Response(CommandOut(command).data)
 
     @staticmethod
@@ -124,6 +133,7 @@ class BoxCommandsView(APIView):
         REMOTE_START_SESSION_WAIT seconds, as it stands with an error that says no session began."""
         await command_session_wait_async(command.pk, settings.REMOTE_START_SESSION_WAIT)
         command = await Command.objects.select_related("box").aget(pk=command.pk)
+        command.session_waited = True
         if command.transaction_id is None:
             command.wait_error = {
                 "code": "NoTransactionStarted",

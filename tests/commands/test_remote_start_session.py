@@ -84,6 +84,16 @@ def test_the_answer_carries_the_transaction_the_box_started(server, token, celer
     assert command["transactionId"] == conf["transactionId"]
     assert Transaction.objects.get(pk=conf["transactionId"]).id_tag == "CARD"
     assert Command.objects.get(pk=command["id"]).transaction_id == conf["transactionId"]
+    request = urllib.request.Request(f"{server}/api/v1/commands/{command['id']}",
+                                     headers={"Authorization": f"Token {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.loads(response.read())["transactionId"] == conf["transactionId"]
+
+
+def test_a_command_that_names_no_session_keeps_the_contract_shape(server, token):
+    status, command = post(server, token, {"action": "RemoteStartTransaction", "payload": {"idTag": "CARD"}})
+    assert status == 200 and command["state"] == "rejected"  # the box is not connected
+    assert set(command) == {"id", "box", "action", "payload", "state", "response", "error", "created", "answered"}
 
 
 def test_a_box_left_to_pick_the_connector_is_linked_by_its_id_tag(server, token, celery_worker):
