@@ -39,9 +39,9 @@ class CommandOut(serializers.ModelSerializer):
     answered = serializers.DateTimeField(source="answered_at")
     transactionId = serializers.IntegerField(
         source="transaction_id", allow_null=True, required=False,
-        help_text="Only on a command that names a session, and on the answer to a RemoteStartTransaction sent with "
-                  "waitForTransaction. RemoteStopTransaction: the session to stop. RemoteStartTransaction: the "
-                  "session the box started for it, once its StartTransaction has arrived (null if none came).",
+        help_text="RemoteStartTransaction only: the session the box started for it, once its StartTransaction has "
+                  "arrived; present from then on, and on every answer to a call with waitForTransaction (null if "
+                  "no session came).",
     )
 
     class Meta:
@@ -50,9 +50,11 @@ class CommandOut(serializers.ModelSerializer):
                   "transactionId"]
 
     def to_representation(self, command):
-        # DESIGN 3's shape exactly, for every command that involves no session: callers check it.
+        # DESIGN 3's shape exactly for every other command: callers check it. (A remote stop's
+        # transaction_id is its target, already in its payload.)
         rendered = super().to_representation(command)
-        if command.transaction_id is None and not getattr(command, "session_waited", False):
+        if command.action != REMOTE_START or (command.transaction_id is None
+                                              and not getattr(command, "session_waited", False)):
             del rendered["transactionId"]
         return rendered
 
