@@ -13,10 +13,10 @@ import atexit
 import logging
 from datetime import timedelta
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-import orjson
 from celery import current_app
 
 from chargers.choices import ChargePointStatus, RegistrationStatus
@@ -30,8 +30,8 @@ from commands.models import OPEN_STATES, Command, CommandState
 from commands.outcomes import Outcome, OutcomeKind
 from commands.replies import command_session_wake_after_commit, command_wake_after_commit
 from core.bulk import assignments
-from transactions.models import Transaction
 from core.errors import DomainError
+from transactions.models import Transaction
 
 log = logging.getLogger(__name__)
 
