@@ -5,10 +5,18 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html_join, format_html
 
-from chargers.choices import AlarmLevel, AuthorizationStatus, ChargePointErrorCode, ChargePointStatus, ReservationState
+from chargers.choices import (
+    AlarmLevel,
+    AuthorizationStatus,
+    ChargePointErrorCode,
+    ChargePointStatus,
+    RegistrationStatus,
+    ReservationState,
+)
 from chargers.models import (
     Alarm,
     ChargeBox,
+    ConfigurationKey,
     Connector,
     IdTag,
     JournalEntry,
@@ -17,7 +25,10 @@ from chargers.models import (
     Reservation,
     Station,
 )
-from commands.models import Command
+from chargers.presence import boxes_with_online
+from commands.models import Command, CommandState
+from commands.roles import command_allowed
+from commands.services import box_accept, box_boot_request, command_issue
 from operations.admin_filters import ConnectorStateFilter, OnlineFilter, choices_filter
 from operations.admin_mixins import BigTableMixin, ExactSearchMixin, MirrorMixin
 from operations.command_views import BoxCommandsMixin
@@ -35,6 +46,21 @@ class StationAdmin(admin.ModelAdmin):
     search_fields = ["code", "name"]
 
 
+class ConfigurationKeyInline(admin.TabularInline):
+    """The box's configuration as it last reported or accepted it: a mirror, so read-only ("read
+    configuration" refreshes it; ChangeConfiguration changes it on the box)."""
+
+    model = ConfigurationKey
+    extra = 0
+    fields = ["key", "value", "readonly", "reboot_required", "last_seen"]
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = "configuration (as the box reported or accepted it)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 class ConnectorInline(admin.TabularInline):
     model = Connector
     extra = 0
@@ -50,21 +76,55 @@ class ChargeBoxAdmin(BoxCommandsMixin, BigTableMixin, admin.ModelAdmin):
                    "firmware_version", "protocol"]
     search_fields = ["serial", "charge_point_serial", "iccid"]
     list_select_related = ["station"]
-    readonly_fields = ["last_seen", "last_boot", "protocol", "connected_node", "created", "password_hash"]
-    inlines = [ConnectorInline]
+    readonly_fields = ["last_seen", "last_boot", "protocol", "connected_node", "created", "password_hash",
+                       "meter_value_sample_interval"]
+    inlines = [ConnectorInline, ConfigurationKeyInline]
+    actions = ["accept_boxes", "read_configuration"]
     fieldsets = [
-        (None, {"fields": ["serial", "station", "registration_status", "heartbeat_interval", "password_hash"]}),
+        (None, {"fields": ["serial", "station", "registration_status", "heartbeat_interval",
+                           "meter_value_sample_interval", "password_hash"]}),
         ("Reported by the box", {"fields": ["vendor", "model", "charge_point_serial", "firmware_version", "iccid",
                                             "imsi", "meter_type", "meter_serial"]}),
         ("Activity", {"fields": ["protocol", "connected_node", "last_seen", "last_boot", "created"]}),
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("connectors")
+        return boxes_with_online(super().get_queryset(request).prefetch_related("connectors"))
 
     @admin.display(boolean=True)
     def online(self, box):
         return box.is_online
+
+    def save_model(self, request, obj, form, change):
+        accepted_now = (change and "registration_status" in form.changed_data
+                        and obj.registration_status == RegistrationStatus.ACCEPTED)
+        super().save_model(request, obj, form, change)
+        if accepted_now:
+            self._boot_requested(request, [box_boot_request(box=obj, requested_by=request.user, source="admin")])
+
+    @admin.action(description="Accept selected boxes (and ask them to boot now)", permissions=["change"])
+    def accept_boxes(self, request, queryset):
+        self._boot_requested(request, [box_accept(box=box, requested_by=request.user, source="admin")
+                                       for box in queryset.exclude(registration_status=RegistrationStatus.ACCEPTED)])
+
+    def _boot_requested(self, request, commands):
+        sent = [command for command in commands if command is not None]
+        if sent:
+            messages.info(request, f"Asked {len(sent)} box(es) to boot again (TriggerMessage BootNotification), "
+                                   "so that they learn they are accepted now.")
+
+    @admin.action(description="Read configuration (GetConfiguration)")
+    def read_configuration(self, request, queryset):
+        if not command_allowed(request.user, "GetConfiguration", {}):
+            raise PermissionDenied("you may not send GetConfiguration")
+        commands = [command_issue(box=box, action="GetConfiguration", payload={}, requested_by=request.user,
+                                  source="admin") for box in queryset]
+        refused = [f"{c.box.serial}: {c.error_description}" for c in commands if c.state == CommandState.REJECTED]
+        if len(refused) < len(commands):
+            messages.success(request, f"GetConfiguration sent to {len(commands) - len(refused)} box(es); their "
+                                      "answers appear in each box's configuration.")
+        if refused:
+            messages.error(request, "Not sent: " + "; ".join(refused))
 
     @admin.display(description="connectors")
     def connector_states(self, box):

@@ -4,6 +4,7 @@ from rest_framework import serializers
 from rest_framework.generics import RetrieveAPIView
 
 from chargers.models import Alarm, ChargeBox, Connector
+from chargers.presence import boxes_with_online
 from commands.permissions import CanUseCommandApi
 from core.api_answers import Present
 
@@ -36,7 +37,9 @@ class BoxView(RetrieveAPIView):
     permission_classes = [CanUseCommandApi]
     serializer_class = BoxOut
     lookup_field = "serial"
-    queryset = ChargeBox.objects.prefetch_related("connectors")
+
+    def get_queryset(self):
+        return boxes_with_online(ChargeBox.objects.prefetch_related("connectors"))
 
     def get_object(self):
         # PostgreSQL cannot even compare a text containing NUL: no such box, rather than a 500.

@@ -69,6 +69,10 @@ class Protocol(models.TextChoices):
     KOTODIAN = "kotodian", "Kotodian MQTT"
 
 
+# Boxes on these protocols hold a connection open: they are offline as soon as it closes.
+CONNECTED_PROTOCOLS = frozenset({Protocol.OCPP16})
+
+
 class Direction(models.TextChoices):
     IN = "in", "box → central"
     OUT = "out", "central → box"

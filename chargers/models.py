@@ -1,5 +1,3 @@
-from datetime import timedelta
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -15,9 +13,6 @@ from chargers.choices import (
     RegistrationStatus,
     ReservationState,
 )
-
-# Boxes on these protocols hold a connection open: they are offline as soon as it closes.
-CONNECTED_PROTOCOLS = frozenset({Protocol.OCPP16})
 
 
 class Station(models.Model):
@@ -53,6 +48,11 @@ class ChargeBox(models.Model):
     meter_serial = models.CharField(max_length=25, blank=True)
     heartbeat_interval = models.PositiveIntegerField(
         null=True, blank=True, help_text="seconds; empty: the system default"
+    )
+    # As the box last reported or accepted it (GetConfiguration, ChangeConfiguration): the box's own
+    # value, where heartbeat_interval is also what a boot is told.
+    meter_value_sample_interval = models.PositiveIntegerField(
+        null=True, blank=True, help_text="seconds, as the box reported or accepted it; empty: not known"
     )
     protocol = models.CharField(max_length=10, choices=Protocol.choices, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -101,12 +101,30 @@ class ChargeBox(models.Model):
 
     @property
     def is_online(self) -> bool:
-        if self.last_seen is None:
-            return False
-        if self.protocol in CONNECTED_PROTOCOLS and not self.connected_node:
-            return False
-        grace = timedelta(seconds=self.effective_heartbeat_interval * settings.MISSED_HEARTBEATS_OFFLINE)
-        return timezone.now() - self.last_seen <= grace
+        """The one rule, chargers.presence.online_q; read with the box where the queryset was
+        annotated by ``boxes_with_online``, else asked of the database."""
+        from chargers.presence import box_online
+
+        return box_online(self)
+
+
+class ConfigurationKey(models.Model):
+    """One configuration key of a box (OCPP 1.6 §9), as the box last reported it in a GetConfiguration
+    answer or accepted it in a ChangeConfiguration."""
+
+    box = models.ForeignKey(ChargeBox, on_delete=models.CASCADE, related_name="configuration")
+    key = models.CharField(max_length=50)  # CiString50Type
+    value = models.CharField(max_length=500, blank=True)  # CiString500Type; empty: the box gave none
+    readonly = models.BooleanField(default=False)
+    reboot_required = models.BooleanField(default=False, help_text="accepted, in force after the box reboots")
+    last_seen = models.DateTimeField(help_text="last reported or accepted by the box")
+
+    class Meta:
+        ordering = ["box", "key"]
+        constraints = [models.UniqueConstraint(fields=["box", "key"], name="configuration_key_once")]
+
+    def __str__(self):
+        return f"{self.box_id} {self.key}={self.value}"
 
 
 class Connector(models.Model):

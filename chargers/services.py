@@ -11,6 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from chargers.choices import (
+    CONNECTED_PROTOCOLS,
     AuthorizationStatus,
     ChargePointErrorCode,
     ChargePointStatus,
@@ -19,6 +20,7 @@ from chargers.choices import (
 )
 from chargers.models import Alarm, ChargeBox, Connector, IdTag, JournalEntry, Station
 from chargers.signals import alarm_cleared, alarm_raised, box_offline, box_online, idtag_unknown
+from chargers.presence import NODE_SEPARATOR, processes_alive_now
 from core.errors import ChargeBoxNotAccepted, DomainError, UnknownChargeBox
 
 # Connector ids are stored as PostgreSQL integers.
@@ -170,6 +172,19 @@ def box_disconnected(*, box: ChargeBox, node: str) -> bool:
     if gone:
         box_offline.send(sender=ChargeBox, box=box)
     return gone
+
+
+def boxes_of_dead_processes_release() -> int:
+    """Connections held by server processes whose lease ran out (chargers.presence) are gone: their
+    boxes are no longer sent commands (commands.services.box_command_channel reads connected_node).
+    Returns how many boxes were released."""
+    alive = processes_alive_now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {ChargeBox._meta.db_table} SET connected_node = '' WHERE protocol = ANY(%s)"
+            " AND connected_node <> '' AND NOT split_part(connected_node, %s, 1) = ANY(%s)",
+            [list(CONNECTED_PROTOCOLS), NODE_SEPARATOR, alive])
+        return cursor.rowcount
 
 
 @dataclass(frozen=True)

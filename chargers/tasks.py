@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from chargers.alarms import alarms_expire
 from chargers.models import Alarm
+from chargers.services import boxes_of_dead_processes_release
 from chargers.reservations import reservations_expire
 
 
@@ -66,3 +67,9 @@ def reservations_sweep() -> int:
 def alarms_sweep() -> int:
     """Alarms whose time to live has passed clear themselves (chargers.alarms)."""
     return alarms_expire()
+
+
+@shared_task
+def boxes_of_dead_processes_sweep() -> int:
+    """Boxes held by a server process that died are not sent commands (chargers.presence)."""
+    return boxes_of_dead_processes_release()

@@ -11,7 +11,7 @@ from adrf.views import APIView
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import RetrieveAPIView
@@ -19,27 +19,49 @@ from rest_framework.response import Response
 
 from chargers.models import ChargeBox
 from chargers.services import box_by_serial
-from commands.models import Command
+from commands.models import Command, CommandState
 from commands.permissions import CanUseCommandApi, command_permitted
 from commands.edges import CommandInvalid, command_actions
-from commands.replies import command_wait_async
-from commands.services import command_issue, command_validate
+from commands.replies import command_session_wait_async, command_wait_async
+from commands.services import REMOTE_START, command_issue, command_validate
 from core.db import releasing_connection
 from core.pagination import NewestFirst
 from core.storable import holds_nul
+
+class CommandError(serializers.Serializer):
+    code = serializers.CharField()
+    description = serializers.CharField()
+
 
 class CommandOut(serializers.ModelSerializer):
     box = serializers.CharField(source="box.serial")
     error = serializers.SerializerMethodField()
     answered = serializers.DateTimeField(source="answered_at", allow_null=True)
+    transactionId = serializers.IntegerField(
+        source="transaction_id", allow_null=True, required=False,
+        help_text="RemoteStartTransaction only: the session the box started for it, once its StartTransaction has "
+                  "arrived; present from then on, and on every answer to a call with waitForTransaction (null if "
+                  "no session came).",
+    )
 
     class Meta:
         model = Command
-        fields = ["id", "box", "action", "payload", "state", "response", "error", "created", "answered"]
+        fields = ["id", "box", "action", "payload", "state", "response", "error", "created", "answered",
+                  "transactionId"]
 
+    def to_representation(self, command):
+        # DESIGN 3's shape exactly for every other command: callers check it. (A remote stop's
+        # transaction_id is its target, already in its payload.)
+        rendered = super().to_representation(command)
+        if command.action != REMOTE_START or (command.transaction_id is None
+                                              and not getattr(command, "session_waited", False)):
+            del rendered["transactionId"]
+        return rendered
+
+    @extend_schema_field(CommandError(allow_null=True))
     def get_error(self, command) -> dict | None:
         if not command.error_code:
-            return None
+            return getattr(command, "wait_error", None)
         return {"code": command.error_code, "description": command.error_description}
 
 
@@ -47,6 +69,13 @@ class CommandIn(serializers.Serializer):
     action = serializers.CharField(max_length=40)
     payload = serializers.DictField(default=dict)
     wait = serializers.BooleanField(default=True)
+    waitForTransaction = serializers.BooleanField(
+        default=False,
+        help_text="RemoteStartTransaction only, with wait: once the box has accepted, wait up to "
+                  "REMOTE_START_SESSION_WAIT seconds (30) for its StartTransaction and answer with the session's id "
+                  "in transactionId. If none arrives in time: state accepted, transactionId null and error "
+                  '{"code": "NoTransactionStarted", ...}.',
+    )
 
     def validate_action(self, action: str) -> str:
         if action not in command_actions():
@@ -57,6 +86,10 @@ class CommandIn(serializers.Serializer):
         # The schemas allow a NUL in a string, PostgreSQL's jsonb does not: saving the command failed (500).
         if holds_nul(data["payload"]):
             raise serializers.ValidationError({"payload": ["PropertyConstraintViolation: a string holds a NUL"]})
+        if data["waitForTransaction"] and data["action"] != REMOTE_START:
+            raise serializers.ValidationError({"waitForTransaction": [f"only for {REMOTE_START}"]})
+        if data["waitForTransaction"] and not data["wait"]:
+            raise serializers.ValidationError({"waitForTransaction": ["needs wait: true"]})
         return data
 
 
@@ -84,7 +117,27 @@ class BoxCommandsView(APIView):
         if command.is_open:
             await command_wait_async(command.pk, settings.OCPP_CALL_TIMEOUT + 2)
         command = await Command.objects.select_related("box").aget(pk=command.pk)
+        if data["waitForTransaction"]:
+            command.session_waited = True
+            if command.state == CommandState.ACCEPTED and command.transaction_id is None:
+                command = await self._session_wait(command)
         return Response(CommandOut(command).data)
+
+    @staticmethod
+    async def _session_wait(command: Command) -> Command:
+        """The accepted remote start once the box's StartTransaction for it is committed (woken
+        through Redis by commands.services.remote_start_claims_release), or, after
+        REMOTE_START_SESSION_WAIT seconds, as it stands with an error that says no session began."""
+        await command_session_wait_async(command.pk, settings.REMOTE_START_SESSION_WAIT)
+        command = await Command.objects.select_related("box").aget(pk=command.pk)
+        command.session_waited = True
+        if command.transaction_id is None:
+            command.wait_error = {
+                "code": "NoTransactionStarted",
+                "description": f"the charge box accepted the remote start but started no transaction within "
+                               f"{settings.REMOTE_START_SESSION_WAIT:g} s",
+            }
+        return command
 
     @staticmethod
     def _issue(user, serial, data) -> Command:

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from chargers.configuration import KeyValue, configuration_change, configuration_report
 from chargers.local_lists import LocalListUpdate, local_list_apply, local_list_version_record
 from chargers.reservations import reservation_answered, reservation_cancel
 from chargers.services import IdTagInfo
@@ -103,12 +104,29 @@ def cancel_reservation(command: Command) -> None:
 
 @effect("SetChargingProfile")
 def set_charging_profile(command: Command) -> None:
-    profile = command.payload["csChargingProfiles"]
+    _profile_install(box=command.box, connector_id=command.payload["connectorId"],
+                     profile=command.payload["csChargingProfiles"])
+
+
+def remote_start_profile_keep(*, command_id: int, box, connector_id: int, transaction_id: int, profile: dict) -> None:
+    """The TxProfile of an accepted RemoteStartTransaction (OCPP 1.6 §5.11), kept with the session the
+    box started for it, once that StartTransaction has arrived: only then are its connector and
+    session known. It ends with the session, as a TxProfile set with SetChargingProfile does."""
+    try:
+        with transaction.atomic():
+            _profile_install(box=box, connector_id=connector_id, profile=profile, transaction_id=transaction_id)
+    except Exception:
+        # The session is recorded all the same: only our mirror of the box's profile is missing.
+        log.exception("command %s: the TxProfile of remote start for session %s could not be kept: %s",
+                      command_id, transaction_id, profile)
+
+
+def _profile_install(*, box, connector_id: int, profile: dict, transaction_id: int | None = None) -> None:
     charging_profile_install(
-        box=command.box,
-        connector_id=command.payload["connectorId"],
+        box=box,
+        connector_id=connector_id,
         charging_profile_id=profile["chargingProfileId"],
-        transaction_id=profile.get("transactionId"),
+        transaction_id=transaction_id or profile.get("transactionId"),
         stack_level=profile["stackLevel"],
         purpose=profile["chargingProfilePurpose"],
         kind=profile["chargingProfileKind"],
@@ -134,3 +152,20 @@ def clear_charging_profile(command: Command) -> None:
 @effect("UpdateFirmware")
 def update_firmware(command: Command) -> None:
     firmware_update_open(command=command)
+
+
+@effect("GetConfiguration")
+def get_configuration(command: Command) -> None:
+    answer = command.response
+    configuration_report(
+        box=command.box,
+        keys=[KeyValue(entry["key"], entry.get("value"), entry.get("readonly", False))
+              for entry in answer.get("configurationKey", [])],
+        unknown=answer.get("unknownKey", []),
+    )
+
+
+@effect("ChangeConfiguration")
+def change_configuration(command: Command) -> None:
+    configuration_change(box=command.box, key=command.payload["key"], value=command.payload["value"],
+                         reboot_required=command.response.get("status") == "RebootRequired")

@@ -34,7 +34,10 @@ class Command(models.Model):
     # A remote start claims its connector until the box's StartTransaction arrives or this passes.
     connector = models.ForeignKey(Connector, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     claim_until = models.DateTimeField(null=True, blank=True)
-    transaction_id = models.IntegerField(null=True, blank=True, help_text="the session a remote stop is for")
+    transaction_id = models.IntegerField(
+        null=True, blank=True,
+        help_text="the session a remote stop is for, or the session a remote start became once the box started it",
+    )
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
@@ -45,6 +48,9 @@ class Command(models.Model):
             models.Index(fields=["box", "-id"], name="command_box_recent"),
             models.Index(fields=["state", "created"], name="command_open", condition=Q(state__in=OPEN_STATES)),
             models.Index(fields=["connector"], name="command_claims", condition=Q(claim_until__isnull=False)),
+            # Claims found by box: remote starts that let the box pick the connector, remote stops in
+            # flight; looked up at every session start and stop, and few (they last a minute).
+            models.Index(fields=["box"], name="command_box_claims", condition=Q(claim_until__isnull=False)),
         ]
 
     def __str__(self):

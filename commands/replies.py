@@ -23,6 +23,11 @@ def reply_key(command_id: int) -> str:
     return f"evchong:command:{command_id}:reply"
 
 
+def session_key(command_id: int) -> str:
+    """Where a remote start's session id is pushed once the box's StartTransaction is committed."""
+    return f"evchong:command:{command_id}:session"
+
+
 _redis_clients: dict[float, redis.Redis] = {}
 _redis_clients_lock = threading.Lock()
 # Longer than any wait we make on this client.
@@ -139,3 +144,30 @@ async def command_wait_async(command_id: int, timeout: float) -> Command | None:
         return None
     reply = orjson.loads(popped[1])
     return Command(pk=command_id, **{name: reply[name] for name in _REPLY_FIELDS if name in reply})
+
+
+def command_session_wake_after_commit(command_id: int, transaction_id: int) -> None:
+    """Wake whoever waits for the session a remote start became, once the start is committed. Never
+    raises, as ``commands_wake``: the link is on the command's row, which a waiter reads at its deadline."""
+
+    def push():
+        try:
+            key = session_key(command_id)
+            _redis(_PUSH_READ_TIMEOUT).pipeline().rpush(key, transaction_id).expire(
+                key, settings.COMMAND_REPLY_TTL_SECONDS).execute()
+        except Exception:
+            log.exception("command %s: its session %s is stored, but its waiters could not be woken",
+                          command_id, transaction_id)
+
+    transaction.on_commit(push)
+
+
+async def command_session_wait_async(command_id: int, timeout: float) -> int | None:
+    """The id of the session the remote start ``command_id`` became, or None if none was pushed
+    within ``timeout`` (a push made before the wait began is found: it stays on the list)."""
+    try:
+        async with asyncio.timeout(max(timeout, 0.01) + 1):
+            popped = await _redis_async().blpop([session_key(command_id)], timeout=max(timeout, 0.01))
+    except TimeoutError:
+        return None
+    return None if popped is None else int(popped[1])

@@ -18,7 +18,8 @@ OPERATIONS_APPS = ["chargers", "transactions", "tariffs", "smartcharging", "firm
 # drivers and stay with Operations.
 FIELD_ENGINEER_PERMISSIONS = [
     "chargers.view_station", "chargers.view_chargebox", "chargers.view_connector", "chargers.view_alarm",
-    "chargers.view_journalentry", "chargers.view_reservation", "transactions.view_transaction",
+    "chargers.view_journalentry", "chargers.view_reservation", "chargers.view_configurationkey",
+    "transactions.view_transaction",
     "transactions.view_metervalue", "smartcharging.view_chargingprofile",
     "firmware.view_firmwarestatusevent", "firmware.view_diagnosticsstatusevent", "firmware.view_diagnosticsupload",
     "commands.view_command",

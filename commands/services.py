@@ -13,29 +13,32 @@ import atexit
 import logging
 from datetime import timedelta
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from celery import current_app
 
-from chargers.choices import ChargePointStatus
+from chargers.choices import ChargePointStatus, RegistrationStatus
 from chargers.models import ChargeBox, Connector
 from chargers.reservations import reservation_blocking, reservation_request, reservations_held_by_others
 from chargers.services import connector_read
 from commands.dispatch import Dispatcher
 from commands.edges import CommandInvalid, command_edge
-from commands.effects import command_effect_apply, moment_in
+from commands.effects import command_effect_apply, moment_in, remote_start_profile_keep
 from commands.models import OPEN_STATES, Command, CommandState
 from commands.outcomes import Outcome, OutcomeKind
-from commands.replies import command_wake_after_commit
+from commands.replies import command_session_wake_after_commit, command_wake_after_commit
 from commands.signals import command_finished
 from core.bulk import assignments
 from core.errors import DomainError
 from firmware.services import diagnostics_upload_open
+from transactions.models import Transaction
 
 log = logging.getLogger(__name__)
 
 REMOTE_START = "RemoteStartTransaction"
+TRIGGER_MESSAGE = "TriggerMessage"
 REMOTE_STOP = "RemoteStopTransaction"
 RESERVE_NOW = "ReserveNow"
 GET_DIAGNOSTICS, GET_LOG = "GetDiagnostics", "GetLog"
@@ -57,6 +60,9 @@ class CommandRefused(DomainError):
 
 def box_command_channel(box: ChargeBox) -> str | None:
     """Why a box cannot take commands now, or None when it can."""
+    if box.registration_status == RegistrationStatus.REJECTED:
+        # A Pending box may be sent calls (OCPP 1.6 §4.2.1: to configure it, or make it boot again).
+        return "the charge box is rejected: accept it before sending it commands"
     if box.protocol and command_edge(box.protocol) is None:
         return f"the charge box speaks {box.get_protocol_display()}, which has no channel for commands"
     if not box.connected_node:
@@ -142,8 +148,10 @@ def remote_start_issue(
 def _remote_start_claim(*, box: ChargeBox, connector_id: int | None, id_tag: str):
     if (why := box_command_channel(box)) is not None:
         raise CommandRefused(why, field="chargeBoxSerialNumber")
-    if connector_id is None:  # the box picks a connector (OCPP 1.6 §5.11): nothing to claim
-        return None, None
+    if connector_id is None:
+        # The box picks a connector (OCPP 1.6 §5.11): none is claimed, but the claim's time still
+        # bounds which session start this remote start may be linked to (remote_start_claims_release).
+        return None, timezone.now() + timedelta(seconds=settings.REMOTE_START_CLAIM_SECONDS)
     if _connector_claimed(box=box, connector_id=connector_id, now=timezone.now()):
         # Before the lock: of a burst of starts on one connector, all but the first find the claim
         # here without queueing for the lock behind each other. A claim seen committed is one the
@@ -178,8 +186,6 @@ def _connector_taken(connector: Connector, now, id_tag: str) -> tuple[bool, bool
     would miss the claim that the transaction it waited for has just committed. One statement for
     all three, as the reverse API issues a burst of starts one after another: every round trip of
     the issue step also waits for the interpreter lock (docs/performance.md)."""
-    from transactions.models import Transaction
-
     held, held_params = reservations_held_by_others(box=connector.box, connector_id=connector.connector_id,
                                                     id_tag=id_tag, now=now)
     with connection.cursor() as cursor:
@@ -239,8 +245,6 @@ def reserve_now_issue(*, box: ChargeBox, payload: dict, requested_by=None, sourc
 
 
 def remote_stop_issue(*, box: ChargeBox, transaction_id: int, requested_by=None, source: str = "") -> Command:
-    from transactions.models import Transaction
-
     payload = {"transactionId": transaction_id}
     try:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -374,9 +378,66 @@ def command_expire_stale(*, older_than: timedelta) -> int:
     return len(stale)
 
 
-def remote_start_claims_release(*, connector: Connector, **_sent_with) -> None:
-    """The box's StartTransaction has arrived: the connector is no longer merely claimed."""
-    Command.objects.filter(connector=connector, claim_until__isnull=False).update(claim_until=None)
+def remote_start_claims_release(*, transaction: Transaction, **_sent_with) -> None:
+    """The box's StartTransaction has arrived: the connector is no longer merely claimed, and the
+    remote start it answers learns which session it became. That is a start with the session's idTag
+    (CiString: compared without case) claiming this connector, or one that left the box to pick the
+    connector; its TxProfile, if it carried one, is kept with the session, and whoever waits for the
+    session (the operations API's waitForTransaction) is woken once this commits."""
+    session, connector = transaction, transaction.connector
+    table = Command._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET claim_until = NULL, transaction_id = CASE"
+            "   WHEN lower(payload->>'idTag') = lower(%s) AND transaction_id IS NULL THEN %s ELSE transaction_id END"
+            " WHERE action = %s AND claim_until IS NOT NULL AND (connector_id = %s"
+            "   OR (box_id = %s AND connector_id IS NULL AND lower(payload->>'idTag') = lower(%s)))"
+            " RETURNING id, transaction_id, payload->'chargingProfile'",
+            [session.id_tag, session.pk, REMOTE_START, connector.pk, connector.box_id, session.id_tag],
+        )
+        released = cursor.fetchall()
+    for command_id, session_id, profile in released:
+        if session_id != session.pk:
+            continue
+        if isinstance(profile, str):  # jsonb comes back as text through Django's cursor
+            profile = orjson.loads(profile)
+        if profile is not None:
+            remote_start_profile_keep(command_id=command_id, box=connector.box, connector_id=connector.connector_id,
+                                      transaction_id=session.pk, profile=profile)
+        command_session_wake_after_commit(command_id, session.pk)
+
+
+def remote_stop_hold_release(*, transaction: Transaction, **_sent_with) -> None:
+    """The session has stopped: a remote stop sent for it holds it no longer (its claim), so a
+    later stop is refused for the session having stopped, not for a stop in flight."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Command._meta.db_table} SET claim_until = NULL"
+            " WHERE box_id = %s AND claim_until IS NOT NULL AND action = %s AND transaction_id = %s",
+            [transaction.box_id, REMOTE_STOP, transaction.pk],
+        )
+
+
+def box_boot_request(*, box: ChargeBox, requested_by=None, source: str = "") -> Command | None:
+    """Ask a box that has just been accepted to boot again now (TriggerMessage BootNotification,
+    OCPP 1.6 §5.17), so that it learns it is accepted instead of waiting for its next boot retry;
+    None when its protocol has no such call or it cannot be reached now (it learns at its next boot)."""
+    edge = command_edge(box.protocol or settings.COMMAND_DEFAULT_PROTOCOL)
+    if edge is None or TRIGGER_MESSAGE not in edge.actions or box_command_channel(box) is not None:
+        return None
+    with transaction.atomic():
+        return _create(box=box, action=TRIGGER_MESSAGE, payload={"requestedMessage": "BootNotification"},
+                       requested_by=requested_by, source=source)
+
+
+def box_accept(*, box: ChargeBox, requested_by=None, source: str = "") -> Command | None:
+    """An operator accepts a Pending (or Rejected) box, which is then asked to boot again
+    (``box_boot_request``). Accepting an accepted box changes and sends nothing."""
+    with transaction.atomic():
+        changed = ChargeBox.objects.filter(pk=box.pk).exclude(
+            registration_status=RegistrationStatus.ACCEPTED).update(registration_status=RegistrationStatus.ACCEPTED)
+        box.registration_status = RegistrationStatus.ACCEPTED
+        return box_boot_request(box=box, requested_by=requested_by, source=source) if changed else None
 
 
 

@@ -165,6 +165,7 @@ CELERY_BEAT_SCHEDULE = {
     "reservation-expiry": {"task": "chargers.tasks.reservations_sweep", "schedule": 60.0},
     # Alarms with a time to live (Kotodian's WarningReq.ttl) clear within this many seconds of it.
     "alarm-expiry": {"task": "chargers.tasks.alarms_sweep", "schedule": env_float("ALARM_SWEEP_SECONDS", 10)},
+    "dead-process-boxes": {"task": "chargers.tasks.boxes_of_dead_processes_sweep", "schedule": 60.0},
     "firmware-update-confirm": {"task": "firmware.tasks.updates_confirm", "schedule": 60.0},
     "webhook-log-trim": {"task": "webhooks.tasks.deliveries_trim", "schedule": 3600.0},
     # How often campaigns start boxes and follow them (commands.campaigns): at most max_concurrent
@@ -221,7 +222,8 @@ WEBHOOK_SUBSCRIPTIONS_TTL = env_float("WEBHOOK_SUBSCRIPTIONS_TTL", 2)
 # Charge-box behaviour.
 HEARTBEAT_INTERVAL = env_int("HEARTBEAT_INTERVAL", 60)  # seconds, told to boxes at boot
 JOURNAL_MAX_PER_BOX = env_int("JOURNAL_MAX_PER_BOX", 1000)  # frames kept per box
-# A box counts as offline after this many heartbeat intervals without a message.
+# A box that holds no connection (the EVCHONG forward API) counts as offline after this many heartbeat
+# intervals without a message; a WebSocket box is online while connected (chargers.presence).
 MISSED_HEARTBEATS_OFFLINE = env_int("MISSED_HEARTBEATS_OFFLINE", 2)
 # Seconds within which a further message does not rewrite a box's last_seen (chargers.services.box_touch).
 LAST_SEEN_RESOLUTION = env_float("LAST_SEEN_RESOLUTION", 5)
@@ -267,6 +269,9 @@ OCPP_BOX_REFRESH = env_float("OCPP_BOX_REFRESH", 30)
 OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 65536)
 OCPP_PING_INTERVAL = env_int("OCPP_PING_INTERVAL", 30)  # seconds of silence before the server pings
 OCPP_PING_TIMEOUT = env_int("OCPP_PING_TIMEOUT", 60)  # seconds without a pong before the socket is closed
+# Seconds a server process's lease as holder of box connections lasts unless renewed (every third of
+# it): how long the boxes of a process that died still show online (chargers.presence).
+PRESENCE_LEASE_SECONDS = env_float("PRESENCE_LEASE_SECONDS", 45)
 # Admission control (ocpp16.wsserver): OCPP boxes connecting at once to one process (upgrade request
 # to the first answer, usually their BootNotification's). More wait for a place, at most
 # OCPP_WAITING_MAX of them for at most OCPP_ADMISSION_WAIT seconds (0: none waits); the rest are
@@ -285,6 +290,9 @@ OCPP_HANDSHAKE_TIMEOUT = env_int("OCPP_HANDSHAKE_TIMEOUT", 20)
 # Commands (reverse API, operations API). The box's answer timeout is OCPP_CALL_TIMEOUT.
 REVERSE_API_TIMEOUT = env_float("REVERSE_API_TIMEOUT", 25)  # seconds the reverse API blocks at most
 REMOTE_START_CLAIM_SECONDS = env_int("REMOTE_START_CLAIM_SECONDS", 60)  # until Start/StopTransaction arrives
+# Seconds the operations API's RemoteStartTransaction with waitForTransaction waits, once the box has
+# accepted, for the box's StartTransaction (OCPP_CALL_TIMEOUT plus this stays within the claim).
+REMOTE_START_SESSION_WAIT = env_float("REMOTE_START_SESSION_WAIT", 30)
 COMMAND_REPLY_TTL_SECONDS = env_int("COMMAND_REPLY_TTL_SECONDS", 120)
 # The protocol whose calls a command to a box that has not yet connected is checked against.
 COMMAND_DEFAULT_PROTOCOL = os.environ.get("COMMAND_DEFAULT_PROTOCOL") or "ocpp1.6"

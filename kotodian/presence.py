@@ -8,24 +8,20 @@ lapse, and until it has been silent for KOTODIAN_SILENT_HEARTBEATS of its heartb
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from chargers.choices import Protocol
 from chargers.models import ChargeBox
+from chargers.presence import heard_within
 from kotodian.handlers import NODE
 
 SWEEP_SECONDS = 60
 
 
 def boxes_silent_release() -> int:
-    """Commands are no longer sent to Kotodian boxes silent for too long; how many were released."""
-    table = ChargeBox._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET connected_node = '' WHERE protocol = %s AND connected_node = %s"
-            " AND (last_seen IS NULL OR last_seen < %s - make_interval(secs => %s * COALESCE(heartbeat_interval, %s)))",
-            [Protocol.KOTODIAN, NODE, timezone.now(), settings.KOTODIAN_SILENT_HEARTBEATS,
-             settings.HEARTBEAT_INTERVAL],
-        )
-        return cursor.rowcount
+    """Commands are no longer sent to Kotodian boxes silent for too long; how many were released.
+    Silent as chargers.presence (the online rule) counts it, so a box shows offline exactly when it
+    is released."""
+    return (ChargeBox.objects.filter(protocol=Protocol.KOTODIAN, connected_node=NODE)
+            .exclude(heard_within(settings.KOTODIAN_SILENT_HEARTBEATS, timezone.now()))
+            .update(connected_node=""))

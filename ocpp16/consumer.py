@@ -9,8 +9,6 @@ import asyncio
 import base64
 import binascii
 import logging
-import os
-import socket
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from inbound.pipeline import box_mark_read
 from ocpp16.delivery import box_group
 from ocpp16.edge import EDGE, writers
 from ocpp16.errors import ErrorCode, OcppError
+from ocpp16.lease import PROCESS, lease_hold
 from ocpp16.rpc import (
     CALLERROR,
     CALLRESULT,
@@ -52,7 +51,6 @@ log = logging.getLogger(__name__)
 SUBPROTOCOL = "ocpp1.6"
 # The ASGI "WebSocket Denial Response" extension: an HTTP answer instead of the upgrade.
 DENIAL_EXTENSION = "websocket.http.response"
-NODE = f"{socket.gethostname()}:{os.getpid()}"
 # What can go wrong setting a connection up when the database or Redis is overloaded or away.
 SETUP_FAILURES = (DatabaseError, PoolTimeout, RedisError, OSError, TimeoutError)
 # daphne gives a connection 5 s to be accepted (--websocket_connect_timeout); a look-up of the box
@@ -178,7 +176,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
         that is inside ocpp16.wsserver's admission bound, and frames the box sends early wait."""
         box_mark_read(self.box)
         self.connected_at = time.time()
-        self.node = f"{NODE}/{self.channel_name}"
+        # The box is online while this process's lease lasts and the connection is open (chargers.presence).
+        await lease_hold()
+        self.node = f"{PROCESS}/{self.channel_name}"
         replaced = await in_thread(box_connected)(box=self.box, protocol=Protocol.OCPP16, node=self.node)
         group = box_group(self.serial)
         await self.channel_layer.group_add(group, self.channel_name)

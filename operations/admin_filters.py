@@ -8,7 +8,7 @@ from django.db.models import Exists, OuterRef
 
 from chargers.choices import ChargePointStatus
 from chargers.models import Connector
-from status.queries import online_q
+from chargers.presence import online_q
 
 
 def choices_filter(field: str, choices, title: str | None = None) -> type[admin.SimpleListFilter]:

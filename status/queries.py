@@ -7,16 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
-from django.db.models import (
-    Count, DateTimeField, DurationField, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum, Value,
-)
-from django.db.models.functions import Coalesce
+from django.db.models import Count, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from chargers.choices import ChargePointStatus
 from chargers.alarms import open_q as alarm_open_q
-from chargers.models import CONNECTED_PROTOCOLS, Alarm, ChargeBox, Connector, JournalEntry
+from chargers.models import Alarm, ChargeBox, Connector, JournalEntry
+from chargers.presence import online_q
 from commands.models import Command, CommandState
 from core.stack import supervisor_state
 from firmware.models import DiagnosticsUpload, FirmwareStatusEvent
@@ -31,19 +28,6 @@ ENERGY_REGISTER = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
 # How far back a reading that names no session still counts as the session's live value.
 LIVE_WINDOW = timedelta(minutes=10)
-
-
-def online_q(now: datetime | None = None) -> Q:
-    """ChargeBox.is_online as a filter: heard from within MISSED_HEARTBEATS_OFFLINE of its own
-    heartbeat interval, and still connected when its protocol holds a connection."""
-    now = now or timezone.now()
-    grace = ExpressionWrapper(
-        Coalesce(F("heartbeat_interval"), Value(settings.HEARTBEAT_INTERVAL))
-        * Value(timedelta(seconds=settings.MISSED_HEARTBEATS_OFFLINE)),
-        output_field=DurationField(),
-    )
-    threshold = ExpressionWrapper(Value(now) - grace, output_field=DateTimeField())
-    return Q(last_seen__gte=threshold) & ~Q(protocol__in=CONNECTED_PROTOCOLS, connected_node="")
 
 
 @dataclass

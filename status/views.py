@@ -15,6 +15,7 @@ from django.views.decorators.http import conditional_page
 
 from chargers.choices import ChargePointStatus, Protocol
 from chargers.models import ChargeBox, Connector
+from chargers.presence import boxes_with_online
 from firmware.downloads import diagnostics_file_response
 from firmware.models import DiagnosticsUpload
 from status import queries
@@ -67,7 +68,8 @@ STATE_FILTERS = {
 def box_search(request):
     q = request.GET.get("q", "").strip()
     state = request.GET.get("state", "")
-    boxes = ChargeBox.objects.select_related("station").prefetch_related("connectors").order_by("serial")
+    boxes = boxes_with_online(ChargeBox.objects.select_related("station").prefetch_related("connectors")
+                              .order_by("serial"))
     if q:
         boxes = boxes.filter(Q(serial__icontains=q) | Q(station__code__icontains=q) | Q(station__name__icontains=q))
     if state in STATE_FILTERS:
@@ -85,7 +87,7 @@ def box_search(request):
 
 @status_page
 def box_detail(request, serial):
-    box = get_object_or_404(ChargeBox.objects.select_related("station"), serial=serial)
+    box = get_object_or_404(boxes_with_online(ChargeBox.objects.select_related("station")), serial=serial)
     return render(request, "status/box_detail.html", {"box": box, "status": queries.box_status(box),
                                                       "diagnostics": queries.box_diagnostics(box)})
 
@@ -100,7 +102,7 @@ def box_diagnostics_file(request, serial, upload_id, name):
 
 @fragment
 def box_live(request, serial):
-    box = get_object_or_404(ChargeBox.objects.select_related("station"), serial=serial)
+    box = get_object_or_404(boxes_with_online(ChargeBox.objects.select_related("station")), serial=serial)
     return render(request, "status/_box_live.html", {"box": box, "status": queries.box_status(box)})
 
 

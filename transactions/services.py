@@ -19,7 +19,7 @@ from tariffs.services import session_cost_box_report
 from transactions.choices import Location, ReadingContext, Reason, ValueFormat
 from transactions.costing import transaction_cost_record
 from transactions.models import MeterValue, Transaction
-from transactions.signals import session_closed, session_opened, session_started
+from transactions.signals import session_started, session_stopped
 from transactions.units import DEFAULT_MEASURAND, measurand_canonical, normalise
 
 
@@ -72,8 +72,6 @@ def transaction_start(
         if seen.replay_id is not None:
             return StartResult(Transaction.objects.get(pk=seen.replay_id), idtag_authorize(id_tag=id_tag))
 
-        # The box acted on a remote start (or started locally): the connector is no longer merely claimed.
-        session_started.send(sender=Transaction, connector=connector)
         info = idtag_authorize(id_tag=id_tag)
         if info.accepted and seen.tag_elsewhere:
             info = IdTagInfo(AuthorizationStatus.CONCURRENT_TX, info.expiry, info.parent_id_tag)
@@ -100,7 +98,8 @@ def transaction_start(
         if reservation_id is not None:
             # The box started this session on the reservation, which ends with it (OCPP 1.6 §5.13).
             reservation_use(box=box, reservation_id=reservation_id, transaction_id=created.id)
-        session_opened.send(sender=Transaction, transaction=created)
+        # The box acted on a remote start (or started locally): the connector is no longer merely claimed.
+        session_started.send(sender=Transaction, transaction=created)
         return StartResult(created, info)
 
 
@@ -163,7 +162,7 @@ def transaction_stop(
             cost = transaction_cost_record(tx=tx, station_id=box.station_id)
             if cost is not None and box_reported_cost is not None:
                 session_cost_box_report(cost=cost, amount=box_reported_cost)
-            session_closed.send(sender=Transaction, transaction=tx)
+            session_stopped.send(sender=Transaction, transaction=tx)
     tag = id_tag or (tx.id_tag if tx is not None else None)
     return StopResult(tx, idtag_authorize(id_tag=tag) if tag else None)
 

@@ -13,12 +13,12 @@ from commands.signals import command_finished
 from firmware.signals import firmware_status_changed
 from transactions.api import SessionOut
 from transactions.models import Transaction
-from transactions.signals import session_closed, session_opened
+from transactions.signals import session_started, session_stopped
 from webhooks.models import EventType
 from webhooks.services import Event, event_publish
 
 
-def on_session_opened(sender, transaction: Transaction, **kwargs) -> None:
+def on_session_started(sender, transaction: Transaction, **kwargs) -> None:
     # What a start says cannot change: rendered now, from the row in hand.
     event_publish(Event(EventType.SESSION_STARTED, data={
         "id": transaction.id, "box": transaction.box.serial, "connectorId": transaction.connector.connector_id,
@@ -27,7 +27,7 @@ def on_session_opened(sender, transaction: Transaction, **kwargs) -> None:
     }))
 
 
-def on_session_closed(sender, transaction: Transaction, **kwargs) -> None:
+def on_session_stopped(sender, transaction: Transaction, **kwargs) -> None:
     event_publish(Event(EventType.SESSION_STOPPED, ref={"transaction": transaction.id}))
 
 
@@ -66,7 +66,7 @@ def on_idtag_unknown(sender, box, id_tag: str, **kwargs) -> None:
 
 
 RECEIVERS = [
-    (session_opened, on_session_opened), (session_closed, on_session_closed), (box_online, on_box_online),
+    (session_started, on_session_started), (session_stopped, on_session_stopped), (box_online, on_box_online),
     (box_offline, on_box_offline), (alarm_raised, on_alarm_raised), (alarm_cleared, on_alarm_cleared),
     (command_finished, on_command_finished), (firmware_status_changed, on_firmware_status),
     (idtag_unknown, on_idtag_unknown),
