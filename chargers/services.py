@@ -105,11 +105,11 @@ def box_register(*, serial: str) -> ChargeBox:
     return box
 
 
-def box_approve(*, box: ChargeBox) -> bool:
-    """An operator accepts a Pending box; its next BootNotification is answered Accepted. False
-    when the box was not Pending (accepted or rejected meanwhile): a conditional UPDATE, so two
-    operators approving at once do it once."""
-    approved = ChargeBox.objects.filter(pk=box.pk, registration_status=RegistrationStatus.PENDING).update(
+def box_approve(*, box: ChargeBox, states=(RegistrationStatus.PENDING,)) -> bool:
+    """An operator accepts a box in one of ``states``; its next BootNotification is answered
+    Accepted. False when the box was in none of them (accepted meanwhile): a conditional UPDATE, so
+    two operators approving at once do it once. (commands.services.box_accept also asks it to boot.)"""
+    approved = ChargeBox.objects.filter(pk=box.pk, registration_status__in=states).update(
         registration_status=RegistrationStatus.ACCEPTED)
     if approved:
         box.registration_status = RegistrationStatus.ACCEPTED

@@ -22,7 +22,7 @@ from celery import current_app
 from chargers.choices import ChargePointStatus, RegistrationStatus
 from chargers.models import ChargeBox, Connector
 from chargers.reservations import reservation_blocking, reservation_request, reservations_held_by_others
-from chargers.services import connector_read
+from chargers.services import box_approve, connector_read
 from commands.dispatch import Dispatcher
 from commands.edges import CommandInvalid, command_edge
 from commands.effects import command_effect_apply, moment_in, remote_start_profile_keep
@@ -430,12 +430,12 @@ def box_boot_request(*, box: ChargeBox, requested_by=None, source: str = "") -> 
                        requested_by=requested_by, source=source)
 
 
-def box_accept(*, box: ChargeBox, requested_by=None, source: str = "") -> Command | None:
-    """An operator accepts a Pending (or Rejected) box, which is then asked to boot again
-    (``box_boot_request``). Accepting an accepted box changes and sends nothing."""
+def box_accept(*, box: ChargeBox, requested_by=None, source: str = "",
+               states=(RegistrationStatus.PENDING, RegistrationStatus.REJECTED)) -> Command | None:
+    """An operator accepts a box in one of ``states`` (chargers.services.box_approve), which is then
+    asked to boot again (``box_boot_request``). Accepting an accepted box changes and sends nothing."""
     with transaction.atomic():
-        changed = ChargeBox.objects.filter(pk=box.pk).exclude(
-            registration_status=RegistrationStatus.ACCEPTED).update(registration_status=RegistrationStatus.ACCEPTED)
+        changed = box_approve(box=box, states=states)
         box.registration_status = RegistrationStatus.ACCEPTED
         return box_boot_request(box=box, requested_by=requested_by, source=source) if changed else None
 

@@ -12,8 +12,9 @@ from rest_framework.response import Response
 from chargers.api import BoxOut
 from chargers.choices import Protocol, RegistrationStatus
 from chargers.models import ChargeBox
-from chargers.services import box_approve, box_by_serial, box_password_set
+from chargers.services import box_by_serial, box_password_set
 from commands.permissions import HasModelPermission
+from commands.services import box_accept
 from core.api_answers import Present
 from operations.api.common import FilteredList, answers, listing
 from status.queries import online_q
@@ -77,13 +78,16 @@ class BoxApproveView(GenericAPIView):
     serializer_class = BoxListOut
 
     @extend_schema(request=None, summary="Accept a Pending box",
-                   description="Its next BootNotification is answered Accepted.",
+                   description="Its next BootNotification is answered Accepted; a connected box is asked "
+                               "to boot now (TriggerMessage BootNotification).",
                    responses=answers({200: BoxListOut}, not_found=True, conflict="the box is not Pending"))
     def post(self, request, serial: str):
         box = _box(serial)
-        if not box_approve(box=box):
+        if box.registration_status != RegistrationStatus.PENDING:
             return Response({"detail": f"charge box {serial} is {box.registration_status}, not Pending"},
                             status=status.HTTP_409_CONFLICT)
+        # As in the admin: a connected box is asked to boot now, so that it learns at once.
+        box_accept(box=box, requested_by=request.user, source="api", states=(RegistrationStatus.PENDING,))
         return Response(BoxListOut(ChargeBox.objects.select_related("station").get(pk=box.pk)).data)
 
 

@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from chargers.models import Alarm, ChargeBox, IdTag, Reservation
+from chargers.presence import process_lease_renew
 from chargers.services import connector_status_report
 from commands.models import Command
 from staff import PASSWORD
@@ -273,6 +274,8 @@ def test_boxes_by_state_approve_and_password(api, make_box, make_connected_box):
     make_box("BX-ACC", station="S-9")
     make_connected_box("BX-ON")
     ChargeBox.objects.filter(serial="BX-ON").update(last_seen=timezone.now())
+    # Online means connected: to a server process whose lease lasts (chargers.presence).
+    process_lease_renew(node="test-node", seconds=60)
     pending = ChargeBox.objects.create(serial="BX-PEND", registration_status="Pending")
 
     listed = api.get("/api/v1/boxes").json()["results"]
