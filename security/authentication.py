@@ -26,8 +26,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def scope_needed(path: str, method: str) -> str:
     """The scope a request needs: the reverse API's, reading, or changing something (commands)."""
     if path.startswith(REVERSE_PREFIX):
-        return Scope.REVERSE
-    return Scope.READ if method in SAFE_METHODS else Scope.OPERATIONS
+        return Scope.REVERSE.value
+    return Scope.READ.value if method in SAFE_METHODS else Scope.OPERATIONS.value
 
 
 class TooManyRequests(exceptions.Throttled):
