@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from adrf.views import APIView
 from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -44,6 +44,7 @@ ANSWER = inline_serializer(
 )
 
 
+@extend_schema_field({"type": "string", "example": "2026-12-01 02:00:00"})
 class RetrieveDateField(EpochMillisField):
     """EVCHONG 3.3: "yyyy-MM-dd HH:mm:ss" in the operator's time zone (TIME_ZONE); ISO 8601 and
     epoch milliseconds are taken too. Any time written without a zone is the operator's: a
