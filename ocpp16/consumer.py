@@ -238,18 +238,22 @@ class OcppConsumer(AsyncWebsocketConsumer):
             try:
                 text_data = bytes_data.decode("utf-8")
             except UnicodeDecodeError:
+                if wait := self.bucket.take():
+                    return await self.refuse_flood(None, wait)
                 broken = OcppError(ErrorCode.FORMATION_VIOLATION, "frames must be UTF-8 JSON (OCPP-J 1.6 §4.1.2)")
                 return await self.answer(repr(bytes_data[:1000]), None, broken)
         try:
             message = parse(text_data)
         except FrameError as exc:
             if exc.message_type not in (CALLRESULT, CALLERROR):
+                # A broken frame costs a journal entry: counted as a CALL, so that garbage cannot flood either.
+                if wait := self.bucket.take():
+                    return await self.refuse_flood(exc.unique_id, wait)
                 return await self.answer(text_data, None, exc)
             return await self.settle(text_data, exc.unique_id, Outcome.error(exc.code, f"broken answer: {exc.description}"))
         if isinstance(message, Call):
-            wait = self.bucket.take()
-            if wait:
-                return await self.refuse_flood(message, wait)
+            if wait := self.bucket.take():
+                return await self.refuse_flood(message.unique_id, wait)
             self.flooding = False
             return await self.answer(text_data, message)
         if isinstance(message, CallResult):
@@ -266,7 +270,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
                               failure=error)
         await self.send(text_data=(await writers().submit(message)).reply)
 
-    async def refuse_flood(self, call: Call, wait: float) -> None:
+    async def refuse_flood(self, unique_id: str | None, wait: float) -> None:
         """A CALL beyond the box's rate: answered at once, nothing stored, the connection kept. The box
         may send it again later; its data is not lost, only not yet accepted."""
         if not self.flooding:
@@ -275,7 +279,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
                         settings.OCPP_RATE_PER_SECOND)
         error = OcppError(ErrorCode.GENERIC_ERROR,
                           f"rate limit: more than {settings.OCPP_RATE_PER_SECOND:g} messages a second from this "
-                          f"charge box; not processed, send it again in {wait:.2f} s", unique_id=call.unique_id)
+                          f"charge box; not processed, send it again in {wait:.2f} s", unique_id=unique_id)
         await self.send(text_data=error_frame(error, details={"retryAfter": round(wait, 3)}))
 
     async def journal(self, frame: str, direction: str, action: str) -> None:

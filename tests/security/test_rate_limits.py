@@ -48,6 +48,17 @@ def test_a_flooding_box_is_answered_callerror_and_keeps_its_connection(limited_s
         assert box.call("Heartbeat", {})[0] == 3
 
 
+def test_a_flood_of_broken_frames_is_limited_too(limited_server, make_box):
+    make_box("RL-GARBAGE")
+    with Box(limited_server, "RL-GARBAGE") as box:
+        answers = []
+        for n in range(10):
+            box.ws.send(f'[2, "g{n}", "Heartbeat"]')  # a CALL without its payload
+            answers.append(json.loads(box.ws.recv(timeout=10)))
+        assert {a[2] for a in answers[:5]} == {"ProtocolError"}  # OCPP-J 1.6 §4.2.3
+        assert answers[-1][:3] == [4, "g9", "GenericError"] and answers[-1][3].startswith("rate limit")
+
+
 def test_a_box_at_its_pace_is_never_limited_while_another_floods(limited_server, make_box):
     make_box("RL-CALM")
     make_box("RL-LOUD")
