@@ -37,6 +37,10 @@ class GuardedModelBackend(ModelBackend):
 class LockoutMessage:
     """For a login form: a source refused by the backend is told so, and for how long."""
 
+    @property
+    def locked_out(self) -> bool:
+        return bool(getattr(self.request, "login_refused_for", 0))
+
     def get_invalid_login_error(self):
         wait = getattr(self.request, "login_refused_for", 0)
         if wait:

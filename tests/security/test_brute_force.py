@@ -112,3 +112,16 @@ def test_guessing_api_tokens_is_answered_429(limited_server, make_box):
     assert statuses == [401] * 12 + [429]
     status, headers, _ = attacker.json("GET", "/api/v1/boxes/BF-TK-1", headers={"Authorization": "Token guess"})
     assert status == 429 and int(headers["Retry-After"]) > 0
+
+
+def test_the_status_pages_login_is_guarded_too(client, transactional_db):
+    from django.contrib.auth.models import User
+
+    User.objects.create_user("fred", password="the-right-one")
+    for _ in range(5):
+        page = client.post("/login/", {"username": "fred", "password": "wrong"})
+        assert page.status_code == 200 and b"Too many failed logins" not in page.content
+    page = client.post("/login/", {"username": "fred", "password": "the-right-one"})
+    assert page.status_code == 200 and b"Too many failed logins from your address" in page.content
+    elsewhere = client.post("/login/", {"username": "fred", "password": "the-right-one"}, REMOTE_ADDR="10.0.0.9")
+    assert elsewhere.status_code == 302

@@ -96,3 +96,21 @@ def test_a_forward_api_client_beyond_its_rate_gets_429_in_the_api_form(limited_s
     status, headers, body = answers[-1]
     assert status == 429 and int(headers["Retry-After"]) >= 1
     assert body["error"] == "too many requests" and "requests a second" in body["problem"]
+
+
+def test_the_reverse_api_beyond_a_tokens_rate_answers_429_in_its_own_form(limited_server, make_box):
+    from django.contrib.auth.models import Permission, User
+
+    from staff import token_for
+
+    make_box("RL-REV")
+    user = User.objects.create(username="rl-rev")
+    user.user_permissions.add(Permission.objects.get(codename="use_command_api"))
+    token = token_for(user)
+    client = Http(limited_server)
+    answers = [client.json("POST", "/evchong-api/reverse/v1/Reset", {"chargeBoxSerialNumber": "RL-REV", "type": "Soft"},
+                           {"Authorization": f"Token {token}"}) for _ in range(6)]
+    assert [a[0] for a in answers[:4]] == [200] * 4  # Rejected: the box is not connected, but served
+    status, headers, body = answers[-1]
+    assert status == 429 and int(headers["Retry-After"]) >= 1
+    assert body["status"] == "Rejected" and "requests a second" in body["message"]
