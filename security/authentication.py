@@ -16,7 +16,7 @@ from rest_framework.authentication import BaseAuthentication
 from security import bruteforce
 from security.buckets import Buckets
 from security.clients import address_of_request
-from security.models import ApiToken, Scope
+from security.models import Scope
 from security.tokens import token_digest, token_find
 
 REVERSE_PREFIX = "/evchong-api/reverse/"
@@ -104,6 +104,3 @@ class ApiTokenAuthentication(BaseAuthentication):
                 self._remembered[digest] = (now + ttl, found)
         return found
 
-
-def token_of(request) -> ApiToken | None:
-    return request.auth if isinstance(getattr(request, "auth", None), ApiToken) else None
