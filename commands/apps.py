@@ -7,16 +7,11 @@ class CommandsConfig(AppConfig):
     name = "commands"
 
     def ready(self):
-        from commands.models import Command
         from commands.services import remote_start_claims_release
-        from security.audit import audit_register
         from transactions.signals import session_started
 
+        # The audit trail's entry of each command issued is written by a trigger (migration 0002).
         session_started.connect(remote_start_claims_release, dispatch_uid="commands-claims-release")
-        # Every command issued, with who asked (requested_by) and through what (source); its outcome
-        # is the command's own row.
-        audit_register(Command, fields=["box_id", "action", "payload"], on_change=False,
-                       user_field="requested_by", via_field="source")
 
 
 @register()

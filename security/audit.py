@@ -4,8 +4,8 @@ as the change, so a change that rolls back leaves no entry and one that commits 
 
 Who: the user of the request being served (the admin's session, or an API token's user once DRF
 authenticated it: DRF sets the Django request's ``user`` and ``auth`` too), as AuditActorMiddleware
-remembers it; for a command, the user that requested it; otherwise the management command or the
-system itself."""
+remembers it; otherwise the management command or the system itself. Commands are audited by a
+database trigger instead (commands/migrations/0002), from their own requested_by and source."""
 
 from __future__ import annotations
 
@@ -62,12 +62,10 @@ def _plain(value):
     return value if value is None or isinstance(value, (bool, int, float, str, list, dict)) else str(value)
 
 
-def audit_register(model, *, fields: list[str], secret: tuple[str, ...] = (), on_change: bool = True,
-                   user_field: str = "", via_field: str = "") -> None:
-    """Audit ``model``: its creation and deletion, and (``on_change``) every save that changes one of
-    ``fields`` (attnames: ``parent_id`` for a foreign key). The values of ``secret`` fields are never
-    written, only that they changed. ``user_field``/``via_field``: the row itself names who asked
-    (a command's requested_by and source)."""
+def audit_register(model, *, fields: list[str], secret: tuple[str, ...] = ()) -> None:
+    """Audit ``model``: its creation and deletion, and every save that changes one of ``fields``
+    (attnames: ``parent_id`` for a foreign key). The values of ``secret`` fields are never written,
+    only that they changed. Rows written in bulk send no signal: their writers record themselves."""
     label = model._meta.label
 
     def values(instance) -> dict:
@@ -77,16 +75,8 @@ def audit_register(model, *, fields: list[str], secret: tuple[str, ...] = (), on
         return {name: (("(changed)" if isinstance(value, list) else "(set)" if value else "") if name in secret
                        else value) for name, value in changes.items()}
 
-    def who(instance) -> dict:
-        found = {}
-        if user_field and getattr(instance, user_field + "_id", None):
-            found["user"] = getattr(instance, user_field)
-        if via_field:
-            found["via"] = getattr(instance, via_field)
-        return found
-
     def before_save(sender, instance, raw=False, **kwargs):
-        if raw or not on_change or instance.pk is None:
+        if raw or instance.pk is None:
             return
         instance._audit_before = model._base_manager.filter(pk=instance.pk).values(*fields).first()
 
@@ -96,15 +86,15 @@ def audit_register(model, *, fields: list[str], secret: tuple[str, ...] = (), on
         now = values(instance)
         if created:
             return audit_record(action="created", object_type=label, object_id=instance.pk,
-                                summary=f"{label} {instance} created", changes=shown(now), **who(instance))
+                                summary=f"{label} {instance} created", changes=shown(now))
         before = getattr(instance, "_audit_before", None)
-        if not on_change or before is None:
+        if before is None:
             return
         changed = {name: [_plain(before[name]), now[name]] for name in fields if _plain(before[name]) != now[name]}
         if changed:
             audit_record(action="changed", object_type=label, object_id=instance.pk,
                          summary=f"{label} {instance}: {', '.join(changed)} changed",
-                         changes=shown({name: pair for name, pair in changed.items()}), **who(instance))
+                         changes=shown(changed))
 
     def after_delete(sender, instance, **kwargs):
         audit_record(action="deleted", object_type=label, object_id=instance.pk,
