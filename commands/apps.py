@@ -10,6 +10,7 @@ class CommandsConfig(AppConfig):
         from commands.services import remote_start_claims_release, remote_stop_hold_release
         from transactions.signals import session_started, session_stopped
 
+        # The audit trail's entry of each command issued is written by a trigger (migration 0002).
         session_started.connect(remote_start_claims_release, dispatch_uid="commands-claims-release")
         session_stopped.connect(remote_stop_hold_release, dispatch_uid="commands-stop-hold-release")
 

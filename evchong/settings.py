@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from core.localservices import VAR_DIR, read_state
 from firmware.ftprecord import ftp_record_read
@@ -39,7 +40,8 @@ if not DATABASE_URL and not {"makemigrations", "help", "--help", "check"} & set(
         file=sys.stderr,
     )
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key-change-me-in-production")
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-change-me-in-production"
+SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 # Keys being rotated out (comma-separated): sessions and remembered box credentials made with them
 # still verify (chargers.credentials).
 SECRET_KEY_FALLBACKS = [key for key in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",") if key]
@@ -56,9 +58,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "channels",
+    "security",
     "chargers",
     "transactions",
     "tariffs",
@@ -79,6 +81,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who is making a change, for the audit trail (security.audit).
+    "security.audit.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -116,6 +120,8 @@ DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = []
+# Django's backend behind brute-force counters per source and account (security.logins).
+AUTHENTICATION_BACKENDS = ["security.logins.GuardedModelBackend"]
 LANGUAGE_CODE = "en-us"
 USE_I18N = True
 USE_TZ = True
@@ -177,7 +183,8 @@ CELERY_BEAT_SCHEDULE = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Hashed tokens with scopes and expiry, rate-limited per token (security.authentication).
+        "security.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -304,6 +311,29 @@ COMMAND_STALE_SECONDS = env_int("COMMAND_STALE_SECONDS", 120)  # open this long:
 # of 16:16-19:16"). Each running step holds a pooled connection (DB_POOL_MAX) beside the writers'
 # and the ASGI threads': under that burst two processes held 69 in all, at most 8 busy in 0.2 s samples.
 COMMAND_ISSUE_CONCURRENCY = env_int("COMMAND_ISSUE_CONCURRENCY", 16)
+# Limits on guessing credentials (security.bruteforce, docs/adr/0026): failures of one source address
+# for one account (an admin user, a charge box's Basic username) and of one source in all, counted in
+# windows of BRUTE_FORCE_WINDOW seconds; at the limit, that source is refused (for that account, or
+# for all) until its window ends. Nothing counts per account alone, so nobody can lock a box out.
+BRUTE_FORCE_ACCOUNT_FAILURES = env_int("BRUTE_FORCE_ACCOUNT_FAILURES", 5)
+BRUTE_FORCE_SOURCE_FAILURES = env_int("BRUTE_FORCE_SOURCE_FAILURES", 50)
+BRUTE_FORCE_WINDOW = env_int("BRUTE_FORCE_WINDOW", 300)
+# Behind a proxy: the header it appends the client's address to (deploy/nginx.conf: X-Forwarded-For);
+# the last address in it is the client's. Empty: the address of the connection. Set it only behind a
+# proxy that sets the header, or a client could name any address it likes.
+CLIENT_ADDRESS_HEADER = os.environ.get("CLIENT_ADDRESS_HEADER", "")
+# Rate limits, kept in each server process (security.buckets): per API token, HTTP 429 with
+# Retry-After beyond them. The burst covers a backend's burst of a thousand reverse calls.
+API_RATE_PER_SECOND = env_float("API_RATE_PER_SECOND", 100)
+API_RATE_BURST = env_float("API_RATE_BURST", 2000)
+# Per OCPP connection, the CALLs a box may send: beyond them it is answered CALLERROR (and nothing is
+# stored), not disconnected. A box sends one CALL at a time (OCPP-J 1.6 §4.1.1); a box emptying
+# its queue after an outage sends as fast as it gets answers, so the burst is large.
+OCPP_RATE_PER_SECOND = env_float("OCPP_RATE_PER_SECOND", 20)
+OCPP_RATE_BURST = env_float("OCPP_RATE_BURST", 500)
+# Per forward-API client (its Basic username, or its address without one): HTTP 429 with Retry-After.
+FORWARD_RATE_PER_SECOND = env_float("FORWARD_RATE_PER_SECOND", 50)
+FORWARD_RATE_BURST = env_float("FORWARD_RATE_BURST", 1000)
 # How long a reverse API token's user (and permissions) is remembered per process: a revoked
 # token or a withdrawn permission takes effect within this long.
 API_TOKEN_CACHE_SECONDS = env_float("API_TOKEN_CACHE_SECONDS", 5)
@@ -341,3 +371,36 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Production (DJANGO_ENV=production): refuses to start with what is only fit for a developer's machine,
+# and turns on what `manage.py check --deploy` asks for (tests/security/test_production_settings.py).
+DJANGO_ENV = os.environ.get("DJANGO_ENV", "development")
+if DJANGO_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured(f"DJANGO_ENV must be development or production, not {DJANGO_ENV!r}")
+if DJANGO_ENV == "production":
+    # A known key signs sessions (an admin login) and keys the boxes' remembered credentials
+    # (chargers.credentials) and apitoken's tokens (security.tokens): anyone could forge them.
+    if SECRET_KEY == DEVELOPMENT_SECRET_KEY or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+        raise ImproperlyConfigured("DJANGO_ENV=production needs SECRET_KEY: 50 or more random characters, "
+                                   "not the development key")
+    if "ALLOWED_HOSTS" not in os.environ or not [h for h in ALLOWED_HOSTS if h] or "*" in ALLOWED_HOSTS:
+        raise ImproperlyConfigured("DJANGO_ENV=production needs ALLOWED_HOSTS: the host names served, "
+                                   "comma-separated, not *")
+    if DEBUG:
+        raise ImproperlyConfigured("DJANGO_ENV=production runs with DEBUG off")
+    # Cookies only over TLS; the admin's session cookie out of reach of scripts.
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    # Redirect plain HTTP to HTTPS, except what charge boxes use: a box whose firmware speaks plain
+    # HTTP or ws:// cannot follow a redirect (nginx may still refuse plain HTTP for them).
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^evchong-api/cperent/", r"^ocpp/", r"^healthz$", r"^metrics$"]
+    # HSTS: sent on answers over TLS only (SecurityMiddleware), so a plain-HTTP box never sees it.
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+# Behind a proxy that terminates TLS: the header that says the client's scheme, e.g.
+# "X-Forwarded-Proto" (deploy/nginx.conf sets it); set it only behind a proxy that sets it.
+if os.environ.get("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + os.environ["SECURE_PROXY_SSL_HEADER"].upper().replace("-", "_"), "https")

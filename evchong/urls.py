@@ -4,6 +4,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from evchong import health
 from evchong.api_urls import api_v1, reverse_v1
+from security.logins import GuardedAdminAuthenticationForm
+
+# Failed logins counted and a guessing source locked out, with the form saying so (security.logins).
+admin.site.login_form = GuardedAdminAuthenticationForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -58,6 +58,9 @@ def error_answer(exc) -> tuple[int, dict, dict] | None:
         return status.HTTP_403_FORBIDDEN, _body("charge box refused", {exc.field: [exc.message]}), {}
     if isinstance(exc, DomainError):
         return status.HTTP_409_CONFLICT, _body("request refused", {exc.field or "data": [exc.message]}), {}
+    if isinstance(exc, exceptions.Throttled):
+        return (status.HTTP_429_TOO_MANY_REQUESTS, _body("too many requests", {"Authorization": [str(exc.detail)]}),
+                {"Retry-After": str(exc.wait or 1)})
     if isinstance(exc, exceptions.APIException):
         return exc.status_code, _body("request refused", {"request": [str(exc.detail)]}), {}
     return None

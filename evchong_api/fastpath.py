@@ -24,9 +24,11 @@ import orjson
 from django.conf import settings
 
 from evchong_api.edge import EDGE, INTERNAL_ERROR, PREFIX, writers
+from evchong_api.guard import forward_counted, forward_refusal
 from evchong_api.handlers import METHODS
 from evchong_api.parsing import EnvelopeError
 from inbound.edge import Message
+from security.clients import address_of_scope
 
 METHODS_BY_PATH = {PREFIX + name: name for name in METHODS}
 JSON_HEADERS = [(b"content-type", b"application/json"), (b"x-content-type-options", b"nosniff")]
@@ -55,7 +57,11 @@ class ForwardAPI:
         body = await read_body(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         if body is None:
             return  # the client went away
-        message = Message(EDGE, body, action=method, credentials=authorization.decode("latin-1"), answers=True)
+        source, credentials = address_of_scope(scope), authorization.decode("latin-1")
+        refusal = await forward_refusal(source, credentials)
+        if refusal is not None:
+            return await send_json(send, *refusal)
+        message = Message(EDGE, body, action=method, credentials=credentials, answers=True)
         try:
             message = await self.submit(message)
         except Exception:
@@ -64,6 +70,7 @@ class ForwardAPI:
             logger.exception("Internal Server Error: %s%s", PREFIX, method)
             return await send_json(send, *INTERNAL_ERROR)
         await send_json(send, *message.reply)
+        await forward_counted(source, credentials, message)
 
 
 async def send_json(send, code: int, answer: dict, headers: dict) -> None:

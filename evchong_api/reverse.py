@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from adrf.views import APIView
 from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -28,12 +28,13 @@ from commands.permissions import CanUseCommandApi, command_permitted
 from commands.replies import command_wait_async
 from commands.services import command_issue, command_refuse, remote_start_issue, remote_stop_issue
 from core.db import Busy, DatabaseSlots, releasing_connection
-from evchong_api.auth import CachedTokenAuthentication
 from evchong_api.errors import drf_exception_handler, error_answer
 from evchong_api.fastpath import read_body, send_json, size_default_executor
 from evchong_api.fields import EpochMillisField, StrictIntegerField, parse_iso
 from evchong_api.parsing import AnyAccept, ChunkedBody, EnvelopeError, EvchongParser, flatten, parse_body
 from evchong_api.serializers import INT32_MAX, box_serial, validated
+from security.authentication import ApiTokenAuthentication
+from security.clients import address_of_request, address_of_scope
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ ANSWER = inline_serializer(
 )
 
 
+@extend_schema_field({"type": "string", "example": "2026-12-01 02:00:00"})
 class RetrieveDateField(EpochMillisField):
     """EVCHONG 3.3: "yyyy-MM-dd HH:mm:ss" in the operator's time zone (TIME_ZONE); ISO 8601 and
     epoch milliseconds are taken too. Any time written without a zone is the operator's: a
@@ -108,6 +110,8 @@ def reverse_error_answer(exc) -> Answer | None:
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed, exceptions.PermissionDenied)):
         return (exc.status_code, {"status": "Rejected", "message": str(exc.detail)},
                 {"WWW-Authenticate": "Token"} if exc.status_code == 401 else {})
+    if isinstance(exc, exceptions.Throttled):
+        return 429, {"status": "Rejected", "message": str(exc.detail)}, {"Retry-After": str(exc.wait or 1)}
     found = error_answer(exc)
     if found is None:
         return None
@@ -157,14 +161,15 @@ def busy() -> Answer:
             {"Retry-After": str(BUSY_RETRY_AFTER)})
 
 
-_TOKENS = CachedTokenAuthentication()
+_TOKENS = ApiTokenAuthentication()
 
 
-def command_api_user(authorization: str):
-    """The caller of an Authorization header, as DRF's token authentication and the command APIs'
-    permission find it: NotAuthenticated, AuthenticationFailed or PermissionDenied otherwise."""
-    found = _TOKENS.authenticate(SimpleNamespace(headers={"authorization": authorization},
-                                                 META={"HTTP_AUTHORIZATION": authorization}))
+def command_api_user(authorization: str, source: str, path: str):
+    """The caller of an Authorization header from ``source``, as the token authentication and the
+    command APIs' permission find it: NotAuthenticated, AuthenticationFailed, PermissionDenied (or
+    Throttled) otherwise."""
+    found = _TOKENS.authenticate(SimpleNamespace(META={"HTTP_AUTHORIZATION": authorization, "REMOTE_ADDR": source},
+                                                 path=path, method="POST"))
     if found is None:
         raise exceptions.NotAuthenticated()
     user = found[0]
@@ -176,7 +181,7 @@ def command_api_user(authorization: str):
 class ReverseView(ChunkedBody, APIView):
     method: str
     Input: type[serializers.Serializer]
-    authentication_classes = [CachedTokenAuthentication]
+    authentication_classes = [ApiTokenAuthentication]
     permission_classes = [CanUseCommandApi]
     parser_classes = [EvchongParser]
     renderer_classes = [JSONRenderer]
@@ -194,16 +199,18 @@ class ReverseView(ChunkedBody, APIView):
         pass
 
     async def post(self, request):
-        code, body, headers = await self.answer(request.META.get("HTTP_AUTHORIZATION", ""), lambda: request.data)
+        code, body, headers = await self.answer(request.META.get("HTTP_AUTHORIZATION", ""), lambda: request.data,
+                                                source=address_of_request(request))
         return Response(body, status=code, headers=headers or None)
 
-    async def answer(self, authorization: str, read_document: Callable[[], dict], own_threads: bool = False) -> Answer:
+    async def answer(self, authorization: str, read_document: Callable[[], dict], own_threads: bool = False,
+                     source: str = "") -> Answer:
         """The whole call, for both paths; errors are raised, for the path to answer them.
         ``own_threads``: the issue step runs in the slots' own threads (``DatabaseSlots.run``)."""
         # Leave a margin under the caller's own timeout for the answer.
         deadline = time.monotonic() + settings.REVERSE_API_TIMEOUT - 1
         try:
-            command, data = await ISSUE_SLOTS.run(self._issue, authorization, read_document,
+            command, data = await ISSUE_SLOTS.run(self._issue, authorization, source, read_document,
                                                   patience=issue_patience(), own_threads=own_threads)
         except Busy:
             return busy()
@@ -216,10 +223,10 @@ class ReverseView(ChunkedBody, APIView):
                 pk=command.pk)
         return answer_of(command)
 
-    def _issue(self, authorization: str, read_document: Callable[[], dict]) -> tuple[Command | None, dict]:
+    def _issue(self, authorization: str, source: str, read_document: Callable[[], dict]) -> tuple[Command | None, dict]:
         """Everything that needs the database, in DRF's order: who calls, may they, is the request
         well formed, then the command (None: no such box)."""
-        user = command_api_user(authorization)
+        user = command_api_user(authorization, source, PREFIX + self.method)
         data = validated(self.Input, flatten(read_document()))
         if (why := command_permitted(user, self.method, {"type": data.get("type")} if "type" in data else {})):
             raise exceptions.PermissionDenied(why)
@@ -305,7 +312,8 @@ class ReverseAPI:
         body = await read_body(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         if body is None:
             return  # the caller went away
-        answer = await _serve(view(), headers.get(b"authorization", b"").decode("latin-1"), body, self.own_threads)
+        answer = await _serve(view(), headers.get(b"authorization", b"").decode("latin-1"), body, self.own_threads,
+                              address_of_scope(scope))
         await send_json(send, *answer)
 
 
@@ -315,9 +323,9 @@ def _document(body) -> dict:
     return parse_body(body) if body else {}  # DRF reads an empty body as {}, so the fields are named
 
 
-async def _serve(view: ReverseView, authorization: str, body, own_threads: bool) -> Answer:
+async def _serve(view: ReverseView, authorization: str, body, own_threads: bool, source: str) -> Answer:
     try:
-        return await view.answer(authorization, lambda: _document(body), own_threads)
+        return await view.answer(authorization, lambda: _document(body), own_threads, source)
     except Exception as exc:
         found = reverse_error_answer(exc)
         if found is None:

@@ -14,10 +14,12 @@ from rest_framework.views import APIView
 
 from evchong_api.edge import EDGE
 from evchong_api.errors import exception_handler
+from evchong_api.guard import forward_counted_sync, forward_refusal_sync
 from evchong_api.handlers import METHODS
 from evchong_api.parsing import AnyAccept, ChunkedBody, EnvelopeError, EvchongParser, parse_json
 from inbound.edge import Message
 from inbound.pipeline import batch_write
+from security.clients import address_of_request
 
 
 @extend_schema(exclude=True)
@@ -35,9 +37,14 @@ class ForwardView(ChunkedBody, APIView):
         return exception_handler
 
     def post(self, request):
-        message = Message(EDGE, self.document(request), action=self.method, answers=True,
-                          credentials=request.META.get("HTTP_AUTHORIZATION", ""))
+        source, credentials = address_of_request(request), request.META.get("HTTP_AUTHORIZATION", "")
+        refusal = forward_refusal_sync(source, credentials)
+        if refusal is not None:
+            status, answer, headers = refusal
+            return Response(answer, status=status, headers=headers)
+        message = Message(EDGE, self.document(request), action=self.method, answers=True, credentials=credentials)
         batch_write([message], bulk=False)  # a batch of one, in this request's thread
+        forward_counted_sync(source, credentials, message)
         status, answer, headers = message.reply
         return Response(answer, status=status, headers=headers)
 

@@ -6,8 +6,6 @@ each command with the box's answer."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 import time
 from collections import deque
@@ -41,10 +39,15 @@ from ocpp16.rpc import (
     CallResult,
     FrameError,
     call_frame,
+    error_frame,
     new_unique_id,
     parse,
 )
 from ocpp16.schemas import validate_response
+from security.boxguard import basic_credentials as basic_header_credentials
+from security.boxguard import box_outcome, box_refused_for
+from security.buckets import TokenBucket
+from security.clients import address_of_scope
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +83,7 @@ def charge_box_id(scope: dict) -> str:
 def basic_credentials(scope: dict) -> tuple[str, str] | None:
     for name, value in scope["headers"]:
         if name == b"authorization":
-            scheme, _, encoded = value.partition(b" ")
-            if scheme.lower() != b"basic":
-                return None
-            try:
-                username, _, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                return None
-            return username, password
+            return basic_header_credentials(value)
     return None
 
 
@@ -124,6 +120,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.connected_at = 0.0
         self.outbox: deque[OutgoingCall] = deque()
         self.pending: OutgoingCall | None = None
+        # The box's CALLs beyond this rate are answered CALLERROR (security.buckets): in the
+        # process, no Redis round trip per frame.
+        self.bucket = TokenBucket(settings.OCPP_RATE_PER_SECOND, settings.OCPP_RATE_BURST)
+        self.flooding = False
 
     async def dispatch(self, message):
         # Channels closes stale database connections before every event, through the one thread
@@ -138,14 +138,23 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.serial = charge_box_id(self.scope)
         if not self.serial:
             return await self.deny(404, "no charge box id in the path")
+        credentials, source = basic_credentials(self.scope), address_of_scope(self.scope)
+        # Guessing passwords: refused before the password is checked (security.bruteforce), per
+        # (address, username) and per address, so nobody elsewhere can lock this box out.
+        wait = await box_refused_for(source, credentials)
+        if wait:
+            log.warning("the box %s: too many failed logins from %s; answered 429", self.serial, source)
+            return await self.deny(429, f"too many failed logins from this address; try again in {wait} s",
+                                   retry_after=wait)
         try:
             async with asyncio.timeout(LOOKUP_TIMEOUT):
-                status, box = await in_thread(box_for_connection)(serial=self.serial,
-                                                                  credentials=basic_credentials(self.scope))
+                status, box = await in_thread(box_for_connection)(serial=self.serial, credentials=credentials)
         except SETUP_FAILURES:
             # PostgreSQL away: "busy, come back" before the upgrade, as for a failed set-up below.
             log.warning("the box %s could not be looked up; answered 503", self.serial, exc_info=True)
             return await self.deny(503, "busy: the central system cannot reach its database")
+        if status == 401 or (box is not None and box.requires_auth):
+            await box_outcome(source, credentials, accepted=status == 200)
         if status != 200:
             return await self.deny(status, "unknown charge box" if status == 404 else "authentication failed")
         if SUBPROTOCOL not in self.scope.get("subprotocols", []):
@@ -191,7 +200,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 group, {"type": "ocpp.replace", "channel": self.channel_name, "since": self.connected_at}
             )
 
-    async def deny(self, status: int, reason: str) -> None:
+    async def deny(self, status: int, reason: str, retry_after: int | None = None) -> None:
         """Refuse before the upgrade, with an HTTP status where the server can send one."""
         if DENIAL_EXTENSION not in self.scope.get("extensions", {}):
             return await self.close()  # ASGI: HTTP 403
@@ -199,7 +208,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
         if status == 401:
             headers.append((b"www-authenticate", b'Basic realm="evchong"'))
         if status == 503:
-            headers.append((b"retry-after", str(settings.OCPP_BUSY_RETRY_AFTER).encode()))
+            retry_after = settings.OCPP_BUSY_RETRY_AFTER
+        if retry_after is not None:
+            headers.append((b"retry-after", str(retry_after).encode()))
         await self.base_send({"type": "websocket.http.response.start", "status": status, "headers": headers})
         await self.base_send({"type": "websocket.http.response.body", "body": reason.encode()})
 
@@ -227,15 +238,23 @@ class OcppConsumer(AsyncWebsocketConsumer):
             try:
                 text_data = bytes_data.decode("utf-8")
             except UnicodeDecodeError:
+                if wait := self.bucket.take():
+                    return await self.refuse_flood(None, wait)
                 broken = OcppError(ErrorCode.FORMATION_VIOLATION, "frames must be UTF-8 JSON (OCPP-J 1.6 §4.1.2)")
                 return await self.answer(repr(bytes_data[:1000]), None, broken)
         try:
             message = parse(text_data)
         except FrameError as exc:
             if exc.message_type not in (CALLRESULT, CALLERROR):
+                # A broken frame costs a journal entry: counted as a CALL, so that garbage cannot flood either.
+                if wait := self.bucket.take():
+                    return await self.refuse_flood(exc.unique_id, wait)
                 return await self.answer(text_data, None, exc)
             return await self.settle(text_data, exc.unique_id, Outcome.error(exc.code, f"broken answer: {exc.description}"))
         if isinstance(message, Call):
+            if wait := self.bucket.take():
+                return await self.refuse_flood(message.unique_id, wait)
+            self.flooding = False
             return await self.answer(text_data, message)
         if isinstance(message, CallResult):
             return await self.settle(text_data, message.unique_id, None, result=message.payload)
@@ -250,6 +269,18 @@ class OcppConsumer(AsyncWebsocketConsumer):
             message = Message(EDGE, frame, Direction.IN, "", self.box, reference=error.unique_id, answers=True,
                               failure=error)
         await self.send(text_data=(await writers().submit(message)).reply)
+
+    async def refuse_flood(self, unique_id: str | None, wait: float) -> None:
+        """A CALL beyond the box's rate: answered at once, nothing stored, the connection kept. The box
+        may send it again later; its data is not lost, only not yet accepted."""
+        if not self.flooding:
+            self.flooding = True  # logged once per flood, not per frame
+            log.warning("the box %s sends more than %g CALLs a second; answering CALLERROR", self.serial,
+                        settings.OCPP_RATE_PER_SECOND)
+        error = OcppError(ErrorCode.GENERIC_ERROR,
+                          f"rate limit: more than {settings.OCPP_RATE_PER_SECOND:g} messages a second from this "
+                          f"charge box; not processed, send it again in {wait:.2f} s", unique_id=unique_id)
+        await self.send(text_data=error_frame(error, details={"retryAfter": round(wait, 3)}))
 
     async def journal(self, frame: str, direction: str, action: str) -> None:
         """A frame that is only journaled: an answer from the box, or a CALL of ours."""

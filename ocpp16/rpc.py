@@ -146,5 +146,6 @@ def result_frame(unique_id: str, payload: dict) -> str:
     return _dumps([CALLRESULT, unique_id, payload])
 
 
-def error_frame(error: OcppError, unique_id: str | None = None) -> str:
-    return _dumps([CALLERROR, unique_id or error.unique_id or UNKNOWN_ID, error.code, error.description[:255], {}])
+def error_frame(error: OcppError, unique_id: str | None = None, details: dict | None = None) -> str:
+    return _dumps([CALLERROR, unique_id or error.unique_id or UNKNOWN_ID, error.code, error.description[:255],
+                   details or {}])

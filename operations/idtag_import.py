@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_datetime
 
 from chargers.choices import AuthorizationStatus
 from chargers.models import IdTag
+from security.audit import audit_record
 
 COLUMNS = ["id_tag", "status", "expiry", "parent", "note"]
 STORED_STATUSES = [s for s in AuthorizationStatus.values if s != AuthorizationStatus.CONCURRENT_TX]
@@ -120,6 +121,10 @@ def idtags_save(*, rows: list[tuple[str, dict]]) -> ImportResult:
         ids = dict(IdTag.objects.filter(id_tag__in=list(tags) + list(parents.values())).values_list("id_tag", "pk"))
         children = [IdTag(pk=ids[child], parent_id=ids[parent]) for child, parent in parents.items()]
         IdTag.objects.bulk_update(children, ["parent"], batch_size=BATCH)
+        # Written in bulk (no signal per row): one audit entry names the tags the file set.
+        audit_record(action="imported", object_type="chargers.IdTag", object_id="",
+                     summary=f"{len(tags)} id tags imported ({len(tags) - len(existing)} new)",
+                     changes={"created": sorted(set(tags) - existing)[:1000], "updated": sorted(existing)[:1000]})
     return ImportResult(created=len(tags) - len(existing), updated=len(existing))
 
 

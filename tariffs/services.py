@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 
 from core.errors import DomainError
+from security.audit import audit_record
 from tariffs.models import BOX_COST_DIFFERS, CURRENCY, TARIFF_CODE, SessionCost, Tariff, TariffPeriod
 from tariffs.periods import Period, periods_check, price_parse
 from tariffs.signals import tariff_changed
@@ -93,6 +94,12 @@ def tariff_save(*, data: TariffInput) -> tuple[Tariff, bool]:
         ])
         tariff.stations.set(stations)
         tariff_claims_take(tariff=tariff)
+        # The periods are written in bulk (no signal per row): the audit trail gets them in one entry.
+        audit_record(action="periods set", object_type="tariffs.Tariff", object_id=tariff.pk,
+                     summary=f"tariffs.Tariff {tariff.code}: periods and stations set",
+                     changes={"periods": [f"{_time(p.start):%H:%M}-{_time(p.end):%H:%M} {p.energy_price}+{p.service_price}"
+                                          for p in periods],
+                              "stations": sorted(station.code for station in stations)})
         tariff_changed_after_commit(tariff=tariff, stations_before=stations_before,
                                     was_default=bool(before and before.is_default))
     return tariff, created

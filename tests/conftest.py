@@ -28,6 +28,21 @@ def database_url_of(settings_dict: dict) -> str:
     return f"postgres://{quote(settings_dict['USER'] or '')}{password}@{host}{port}/{settings_dict['NAME']}"
 
 
+@pytest.fixture(autouse=True)
+def brute_force_counters_cleared():
+    """Every test starts with no failed logins counted (security.bruteforce): the tests share one
+    Redis and one client address, and some fail on purpose."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(client.scan_iter("bf:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+    yield
+
+
 @pytest.fixture(scope="session")
 def test_database_url(django_db_setup, django_db_blocker) -> str:
     from django.db import connection

@@ -41,3 +41,18 @@ def backend_token(db) -> str:
     out = io.StringIO()
     call_command("apitoken", "backend", stdout=out)
     return out.getvalue().strip()
+
+
+def token_for(user, scopes=None, **options) -> str:
+    """An API token for ``user`` (every scope unless told), as the admin makes one."""
+    from security.models import ALL_SCOPES
+    from security.tokens import token_create
+
+    return token_create(user=user, name="test", scopes=ALL_SCOPES if scopes is None else scopes, **options)[1]
+
+
+def token_revoke_all(token: str) -> None:
+    from security.models import ApiToken
+    from security.tokens import token_digest
+
+    ApiToken.objects.filter(digest=token_digest(token)).delete()

@@ -10,8 +10,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # Lowest first. Apps on one line of the architecture may not import each other either way round
 # unless listed here in that order.
-LAYERS = ["core", "chargers", "smartcharging", "tariffs", "transactions", "firmware", "commands", "inbound",
-          "ocpp16", "evchong_api", "kotodian", "webhooks", "operations", "status", "evchong"]
+LAYERS = ["core", "security", "chargers", "smartcharging", "tariffs", "transactions", "firmware", "commands",
+          "inbound", "ocpp16", "evchong_api", "kotodian", "webhooks", "operations", "status", "evchong"]
 UI_MODULES = {"admin", "api", "urls", "views", "apps", "admin_filters", "admin_mixins", "forms"}
 
 

@@ -5,9 +5,11 @@ import io
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
 
 from chargers.models import ChargeBox, IdTag
+
+from security.models import ApiToken
+from security.tokens import token_digest
 
 
 def run(*args):
@@ -70,6 +72,8 @@ class TestAddIdTag:
 def test_apitoken_prints_only_the_token_and_is_stable():
     first = run("apitoken", "backend").strip()
     second = run("apitoken", "backend").strip()
-    assert first == second == Token.objects.get(user__username="backend").key
+    assert first == second  # stored as its digest only (security.tokens)
+    stored = ApiToken.objects.get(user__username="backend")
+    assert stored.digest == token_digest(first) and first not in (stored.seed, stored.digest)
     assert len(first) == 40 and "\n" not in first
     assert get_user_model().objects.get(username="backend").has_perm("chargers.use_command_api")

@@ -51,9 +51,9 @@ def test_operations_may_send_anything(operations_user):
 
 
 def test_field_engineer_token_may_not_remote_start_through_the_reverse_api(field_engineer):
-    from rest_framework.authtoken.models import Token
+    from staff import token_for
 
-    client = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=field_engineer).key}")
+    client = Client(HTTP_AUTHORIZATION=f"Token {token_for(field_engineer)}")
     response = client.post(
         "/evchong-api/reverse/v1/RemoteStartTransaction",
         {"chargeBoxSerialNumber": "RL-1", "connectorId": 1, "idTag": "CARD"}, content_type="application/json")

@@ -13,9 +13,9 @@ from evchong_api.reverse import PREFIX, ReverseAPI
 
 @pytest.fixture
 def engineer_token(field_engineer):
-    from rest_framework.authtoken.models import Token
+    from staff import token_for
 
-    return Token.objects.create(user=field_engineer).key
+    return token_for(field_engineer)
 
 
 @pytest.fixture(autouse=True)
@@ -86,9 +86,9 @@ def test_no_or_wrong_token(backend_token):
 
 def test_refusals_of_what_a_user_may_send(backend_token, engineer_token):
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
+    from staff import token_for
 
-    nobody = Token.objects.create(user=get_user_model().objects.create(username="nobody")).key
+    nobody = token_for(get_user_model().objects.create(username="nobody"))
     assert same("Reset", RESET, f"Token {nobody}")[0] == 403
     code, answer = same("Reset", {**RESET, "type": "Hard"}, f"Token {engineer_token}")
     assert code == 403 and "Hard" in answer["message"]

@@ -13,7 +13,7 @@ from commands.outcomes import Outcome
 from commands.replies import command_wait_async
 from commands.services import command_settle, remote_start_issue
 from core.db import Busy, DatabaseSlots
-from evchong_api.auth import CachedTokenAuthentication
+from security.authentication import ApiTokenAuthentication
 
 URL = "/evchong-api/reverse/v1/"
 
@@ -59,24 +59,24 @@ def test_no_issue_slot_in_time_is_503_with_retry_after_and_sends_nothing(box, ba
 
 
 def test_a_token_is_remembered_for_a_few_seconds_only(box, backend_token, settings, monkeypatch):
-    from rest_framework.authtoken.models import Token
+    from staff import token_revoke_all
 
-    monkeypatch.setattr(CachedTokenAuthentication, "_remembered", {})
+    monkeypatch.setattr(ApiTokenAuthentication, "_remembered", {})
     settings.API_TOKEN_CACHE_SECONDS = 60
     assert reset(backend_token).status_code == 200
-    Token.objects.filter(key=backend_token).delete()
+    token_revoke_all(backend_token)
     assert reset(backend_token).status_code == 200  # within the time it is remembered
-    monkeypatch.setattr(CachedTokenAuthentication, "_remembered", {})  # ... which has passed
+    monkeypatch.setattr(ApiTokenAuthentication, "_remembered", {})  # ... which has passed
     assert reset(backend_token).status_code == 401
 
 
 def test_with_no_cache_time_a_revoked_token_is_refused_at_once(box, backend_token, settings, monkeypatch):
-    from rest_framework.authtoken.models import Token
+    from staff import token_revoke_all
 
-    monkeypatch.setattr(CachedTokenAuthentication, "_remembered", {})
+    monkeypatch.setattr(ApiTokenAuthentication, "_remembered", {})
     settings.API_TOKEN_CACHE_SECONDS = 0
     assert reset(backend_token).status_code == 200
-    Token.objects.filter(key=backend_token).delete()
+    token_revoke_all(backend_token)
     assert reset(backend_token).status_code == 401
 
 

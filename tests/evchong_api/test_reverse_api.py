@@ -33,10 +33,10 @@ def test_missing_or_wrong_token_is_refused(db, method, backend_token):
 
 def test_token_without_the_permission_is_forbidden(db):
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
+    from staff import token_for
 
     user = get_user_model().objects.create(username="nobody")
-    client = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client = Client(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
     response = client.post(URL + "Reset", {"chargeBoxSerialNumber": "RV-1", "type": "Soft"},
                            content_type="application/json")
     assert response.status_code == 403
