@@ -59,7 +59,8 @@ def no_traceback_in(log: Path) -> None:
 def fuzz_server(transactional_db, start_daphne, make_box, make_tag):
     make_box("BOX-F", connectors=2)
     make_tag("TAG-F")
-    url = start_daphne()
+    # One box sends hundreds of frames a second here: the per-box rate limits (tests/security) aside.
+    url = start_daphne(OCPP_RATE_PER_SECOND="1000000", FORWARD_RATE_PER_SECOND="1000000")
     log = Path(os.environ["EVCHONG_VAR"]) / f"daphne-{url.rsplit(':', 1)[1]}.log"
     return url, log
 

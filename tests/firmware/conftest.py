@@ -35,15 +35,18 @@ def ftp_settings(tmp_path_factory) -> dict:
         "FTP_PASSIVE_PORTS": f"{first}-{first + 19}",
         "DIAGNOSTICS_MAX_BYTES": "4096",
     }
-    overrides = {**found, "FTP_PORT": int(found["FTP_PORT"]), "DIAGNOSTICS_MAX_BYTES": 4096,
-                 "MEDIA_ROOT": Path(found["MEDIA_ROOT"]), "FTP_TLS_DIR": Path(found["FTP_TLS_DIR"])}
-    with override_settings(**overrides):
-        yield found
+    return found
 
 
 @pytest.fixture(autouse=True)
 def _media_root(ftp_settings):
-    """Every firmware test writes files under the session's MEDIA_ROOT, never under var/."""
+    """Every firmware test writes files under the session's MEDIA_ROOT, never under var/, and agrees
+    with the FTP server on its address. Per test, not for the session: the tests of other
+    directories that run later (tests/kotodian) compare URLs with servers started without these."""
+    overrides = {**ftp_settings, "FTP_PORT": int(ftp_settings["FTP_PORT"]), "DIAGNOSTICS_MAX_BYTES": 4096,
+                 "MEDIA_ROOT": Path(ftp_settings["MEDIA_ROOT"]), "FTP_TLS_DIR": Path(ftp_settings["FTP_TLS_DIR"])}
+    with override_settings(**overrides):
+        yield
 
 
 @pytest.fixture(scope="session")

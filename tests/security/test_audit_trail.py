@@ -37,7 +37,10 @@ def test_a_box_approved_in_the_admin(admin_client):
         "serial": "AU-PENDING", "station": "", "registration_status": "Accepted", "heartbeat_interval": "",
         "vendor": "", "model": "", "charge_point_serial": "", "firmware_version": "", "iccid": "", "imsi": "",
         "meter_type": "", "meter_serial": "", "connectors-TOTAL_FORMS": "0", "connectors-INITIAL_FORMS": "0",
-        "connectors-MIN_NUM_FORMS": "0", "connectors-MAX_NUM_FORMS": "1000"})
+        "connectors-MIN_NUM_FORMS": "0", "connectors-MAX_NUM_FORMS": "1000",
+        # The configuration inventory's inline (read-only, but a formset all the same).
+        "configuration-TOTAL_FORMS": "0", "configuration-INITIAL_FORMS": "0",
+        "configuration-MIN_NUM_FORMS": "0", "configuration-MAX_NUM_FORMS": "0"})
     assert response.status_code == 302, response.content[:2000]
     approval = entries("chargers.ChargeBox")[-1]
     assert approval.actor == "admin" and approval.changes == {"registration_status": ["Pending", "Accepted"]}
