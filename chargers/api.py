@@ -5,6 +5,7 @@ from rest_framework.generics import RetrieveAPIView
 
 from chargers.models import Alarm, ChargeBox, Connector
 from chargers.presence import boxes_with_online
+from chargers.services import box_by_serial
 from commands.permissions import CanUseCommandApi
 from core.api_answers import Present
 
@@ -72,3 +73,12 @@ class AlarmOut(Present, serializers.ModelSerializer):
 
     def get_open(self, alarm) -> bool:
         return alarm.cleared is None and (alarm.expires is None or alarm.expires > timezone.now())
+
+
+def box_or_404(serial: str) -> ChargeBox:
+    """The box an API path names, or 404. A NUL (%00 in the URL) is in no serial, and PostgreSQL
+    refuses it in a query (a 500 before)."""
+    box = box_by_serial(serial) if "\x00" not in serial else None
+    if box is None:
+        raise Http404(f"unknown charge box {serial}")
+    return box

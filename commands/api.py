@@ -10,15 +10,13 @@ from __future__ import annotations
 from adrf.views import APIView
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import RetrieveAPIView
 from rest_framework.response import Response
 
-from chargers.models import ChargeBox
-from chargers.services import box_by_serial
+from chargers.api import box_or_404
 from commands.models import Command, CommandState
 from commands.permissions import CanUseCommandApi, command_permitted
 from commands.edges import CommandInvalid, command_actions
@@ -93,14 +91,6 @@ class CommandIn(serializers.Serializer):
         return data
 
 
-def _box_or_404(serial: str) -> ChargeBox:
-    # A NUL (%00 in the URL) is in no serial, and PostgreSQL refuses it in a query (a 500 before).
-    box = box_by_serial(serial) if "\x00" not in serial else None
-    if box is None:
-        raise Http404(f"unknown charge box {serial}")
-    return box
-
-
 class BoxCommandsView(APIView):
     permission_classes = [CanUseCommandApi]
 
@@ -141,7 +131,7 @@ class BoxCommandsView(APIView):
 
     @staticmethod
     def _issue(user, serial, data) -> Command:
-        box = _box_or_404(serial)
+        box = box_or_404(serial)
         # The box would refuse a malformed call with an error: refuse it here, before it is queued.
         try:
             command_validate(box=box, action=data["action"], payload=data["payload"])
@@ -157,7 +147,7 @@ class BoxCommandsView(APIView):
         return await sync_to_async(self._list)(request, serial)
 
     def _list(self, request, serial: str):
-        box = _box_or_404(serial)
+        box = box_or_404(serial)
         paginator = NewestFirst()
         page = paginator.paginate_queryset(Command.objects.filter(box=box).select_related("box"), request, view=self)
         return paginator.get_paginated_response(CommandOut(page, many=True).data)

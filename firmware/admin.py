@@ -19,7 +19,7 @@ from firmware.downloads import diagnostics_file_response
 from firmware.models import (CampaignTarget, DiagnosticsStatusEvent, DiagnosticsUpload, FileTransfer, FirmwareCampaign,
                              FirmwareImage, FirmwareStatusEvent, FirmwareUpdate)
 from firmware.services import file_digests, firmware_image_check, firmware_image_verify
-from operations.admin_mixins import BigTableMixin, ExactSearchMixin
+from operations.admin_mixins import BigTableMixin, ExactSearchMixin, RecordMixin
 
 
 @admin.register(DiagnosticsStatusEvent)
@@ -154,7 +154,7 @@ class DiagnosticsUploadAdmin(ExactSearchMixin, BigTableMixin, admin.ModelAdmin):
 
 
 @admin.register(FileTransfer)
-class FileTransferAdmin(ExactSearchMixin, BigTableMixin, admin.ModelAdmin):
+class FileTransferAdmin(RecordMixin, ExactSearchMixin, BigTableMixin, admin.ModelAdmin):
     """What the FTP server sent and received; written by the server only."""
 
     list_display = ["finished", "direction", "file_name", "bytes", "completed", "tls", "remote_address", "box",
@@ -163,15 +163,6 @@ class FileTransferAdmin(ExactSearchMixin, BigTableMixin, admin.ModelAdmin):
     search_texts = ["username", "box__serial"]
     list_select_related = ["box", "image"]
     ordering = ["-id"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(FirmwareUpdate)
@@ -344,7 +335,7 @@ class FirmwareCampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(CampaignTarget)
-class CampaignTargetAdmin(ExactSearchMixin, BigTableMixin, admin.ModelAdmin):
+class CampaignTargetAdmin(RecordMixin, ExactSearchMixin, BigTableMixin, admin.ModelAdmin):
     """Each box of each campaign: where it stopped and what it said."""
 
     list_display = ["box", "campaign", "state", "step", "words", "attempts", "changed"]
@@ -352,12 +343,3 @@ class CampaignTargetAdmin(ExactSearchMixin, BigTableMixin, admin.ModelAdmin):
     search_texts = ["box__serial"]
     list_select_related = ["box", "campaign"]
     ordering = ["id"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

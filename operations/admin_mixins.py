@@ -13,10 +13,9 @@ class BigTableMixin:
     show_facets = ShowFacets.NEVER
 
 
-class MirrorMixin:
-    """For rows that say what a box holds because it accepted a command (reservations, local lists,
-    charging profiles): only the box's answers write them (commands.effects). Read-only here, since a
-    row edited or deleted by hand would no longer say what the box holds; send the box a command."""
+class RecordMixin:
+    """For rows the system writes and the admin only shows (file transfers, campaign targets,
+    webhook deliveries, the audit trail): every field read-only, none added or changed by hand."""
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
@@ -26,6 +25,12 @@ class MirrorMixin:
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class MirrorMixin(RecordMixin):
+    """For rows that say what a box holds because it accepted a command (reservations, local lists,
+    charging profiles): only the box's answers write them (commands.effects). Read-only here, since a
+    row edited or deleted by hand would no longer say what the box holds; send the box a command."""
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from operations.admin_mixins import BigTableMixin
+from operations.admin_mixins import BigTableMixin, RecordMixin
 from security.models import ApiToken, AuditEntry, Scope
 from security.tokens import token_create, token_revoke
 
@@ -63,20 +63,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(BigTableMixin, admin.ModelAdmin):
+class AuditEntryAdmin(RecordMixin, BigTableMixin, admin.ModelAdmin):
     list_display = ["at", "actor", "via", "source", "action", "object_type", "object_id", "summary"]
     list_filter = ["action", "object_type"]
     search_fields = ["actor", "object_id", "summary"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    # Append-only: written by the system, read here.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
+    # Append-only: written by the system, read here, never deleted (a database trigger refuses it too).
     def has_delete_permission(self, request, obj=None):
         return False

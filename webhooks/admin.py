@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils import timezone
 
-from operations.admin_mixins import BigTableMixin
+from operations.admin_mixins import BigTableMixin, RecordMixin
 from webhooks.models import Delivery, Endpoint, EventType
 from webhooks.services import deliveries_create, subscriptions
 
@@ -43,18 +43,9 @@ class EndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(BigTableMixin, admin.ModelAdmin):
+class DeliveryAdmin(RecordMixin, BigTableMixin, admin.ModelAdmin):
     list_display = ["id", "created", "endpoint", "event_type", "state", "attempts", "response_status", "latency_ms",
                     "error"]
     list_filter = ["state", "event_type", "endpoint"]
     list_select_related = ["endpoint"]
     search_fields = ["=event_id"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -3,16 +3,15 @@ setting a box's password. GET /api/v1/boxes/{serial} stays chargers.api's (DESIG
 
 from __future__ import annotations
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from chargers.api import BoxOut
+from chargers.api import BoxOut, box_or_404
 from chargers.choices import Protocol, RegistrationStatus
 from chargers.models import ChargeBox
-from chargers.services import box_by_serial, box_password_set
+from chargers.services import box_password_set
 from commands.permissions import HasModelPermission
 from commands.services import box_accept
 from core.api_answers import Present
@@ -64,14 +63,6 @@ class BoxesView(FilteredList):
         return queryset
 
 
-def _box(serial: str) -> ChargeBox:
-    # A NUL (%00 in the URL) is in no serial, and PostgreSQL refuses it in a query.
-    box = box_by_serial(serial) if "\x00" not in serial else None
-    if box is None:
-        raise Http404(f"unknown charge box {serial}")
-    return box
-
-
 class BoxApproveView(GenericAPIView):
     permission_classes = [HasModelPermission]
     required_permissions = CHANGE_BOX
@@ -82,7 +73,7 @@ class BoxApproveView(GenericAPIView):
                                "to boot now (TriggerMessage BootNotification).",
                    responses=answers({200: BoxListOut}, not_found=True, conflict="the box is not Pending"))
     def post(self, request, serial: str):
-        box = _box(serial)
+        box = box_or_404(serial)
         if box.registration_status != RegistrationStatus.PENDING:
             return Response({"detail": f"charge box {serial} is {box.registration_status}, not Pending"},
                             status=status.HTTP_409_CONFLICT)
@@ -106,5 +97,5 @@ class BoxPasswordView(GenericAPIView):
     def put(self, request, serial: str):
         incoming = PasswordIn(data=request.data)
         incoming.is_valid(raise_exception=True)
-        box_password_set(box=_box(serial), password=incoming.validated_data["password"] or None)
+        box_password_set(box=box_or_404(serial), password=incoming.validated_data["password"] or None)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -104,12 +104,12 @@ def test_openapi_schema_and_docs(api):
 def test_a_database_that_cannot_be_reached_is_503_with_retry_after(api, monkeypatch):
     from django.db import OperationalError
 
-    from commands import api as commands_api
+    from chargers import api as chargers_api
 
     def unreachable(serial):
         raise OperationalError("connection to server failed: Connection refused")
 
-    monkeypatch.setattr(commands_api, "box_by_serial", unreachable)
+    monkeypatch.setattr(chargers_api, "box_by_serial", unreachable)  # box_or_404's lookup
     response = send(api, {"action": "ClearCache", "payload": {}, "wait": False})
     assert response.status_code == 503 and response["Retry-After"] == "5"
     assert response.json()["error"] == "service unavailable"
