@@ -40,12 +40,15 @@ def on_box_offline(sender, box, **kwargs) -> None:
 
 
 def on_alarm_raised(sender, alarm: Alarm, **kwargs) -> None:
-    event_publish(Event(EventType.FAULT_RAISED, ref={"alarm": alarm.pk}))
+    # Rendered now, as it was raised: a fault cleared a moment later (before the delivery reads the
+    # row) was still raised, and open, when this was told.
+    data = dict(AlarmOut(alarm).data)
+    event_publish(Event(EventType.FAULT_RAISED, data=data))
     # EVCHONG 2.7: whom the alarm concerns, as its own events (operations also get the e-mail).
     if alarm.notify_user:
-        event_publish(Event(EventType.NOTIFY_USER, ref={"alarm": alarm.pk}))
+        event_publish(Event(EventType.NOTIFY_USER, data=data))
     if alarm.notify_operations:
-        event_publish(Event(EventType.NOTIFY_OPERATIONS, ref={"alarm": alarm.pk}))
+        event_publish(Event(EventType.NOTIFY_OPERATIONS, data=data))
 
 
 def on_alarm_cleared(sender, box, connector_id: int, alarm_ids: list[int], **kwargs) -> None:
