@@ -11,7 +11,10 @@ Three kinds of account, told apart by the username:
 - the system (the bridge and the command workers): every topic;
 - registration, the default account a box that has no credentials yet logs in with (kotodian-apdu
   1.5): only ``/U/R/{clientId}`` and ``/D/R/{clientId}`` of its own MQTT client id, since
-  DeviceRegistrationConf carries the credentials of the box that registers;
+  DeviceRegistrationConf carries the credentials of the box that registers. A box that logs in with
+  no username at all is taken as this account: the protocol leaves the factory's default account
+  unnamed, DESIGN 3 names none, and this account's password is given to every factory anyway, so
+  an open door to registration alone costs nothing (the reply goes to the client id's own topic);
 - a box, whose username is its deviceCode: publishes only ``/U/C/`` and ``/U/M/`` of its own code,
   subscribes only ``/D/C/`` (and beneath) and ``/D/M/`` of its own code (DESIGN 3), and the
   registration topics of a client id that ends with ``-{deviceCode}`` (``{partNumber}-{serial}``).
@@ -49,7 +52,10 @@ def kind_of(username: str) -> str | None:
 
 
 def login_valid(secrets: list[str], username: str | None, given: str | bytes | None) -> bool:
-    """The password is the account's under the current secret or one being rotated out."""
+    """The password is the account's under the current secret or one being rotated out; or no
+    username and no password at all: the registration account's door (see above)."""
+    if not username and not given:
+        return True
     kind = kind_of(username or "")
     if kind is None or not given:
         return False
@@ -60,7 +66,7 @@ def login_valid(secrets: list[str], username: str | None, given: str | bytes | N
 
 def topic_allowed(username: str | None, client_id: str | None, action: str, topic: str, prefix: str = "") -> bool:
     """May this (already authenticated) account publish on, or subscribe to, this topic (filter)?"""
-    kind = kind_of(username or "")
+    kind = kind_of(username) if username else REGISTRATION
     if kind == SYSTEM:
         return True
     if kind is None or not topic.startswith(prefix):

@@ -86,13 +86,13 @@ def heartbeat(sequence_id: int) -> bytes:
 
 
 @pytest.mark.django_db
-def test_a_wrong_password_an_unknown_account_and_no_account_are_refused(clients):
+def test_a_wrong_password_an_unknown_account_and_a_password_without_account_are_refused(clients):
     good = box_credentials("KT-ACCESS-1")
     assert clients(good.username, good.password).accepted
     assert not clients(good.username, good.password[:-1] + "0" if good.password[-1] != "0" else "1").accepted
     assert not clients("KT-ACCESS-2", good.password).accepted  # another box's password
     assert not clients("evchong-system", good.password).accepted
-    assert not clients(None, None).accepted
+    assert not clients("", good.password).accepted
     assert not clients("KT/+", box_credentials("KT/+").password).accepted  # no wildcard in a username
 
 
@@ -144,6 +144,19 @@ def test_the_registration_account_uses_only_the_registration_topics_of_its_clien
     assert newcomer.subscribe("/D/R/+") == 0x80
 
 
+@pytest.mark.django_db
+def test_no_login_at_all_is_the_registration_account(clients):
+    """The factory's default account (kotodian-apdu 1.5) left unnamed: a box that logs in with none
+    may register, and nothing else, until it logs in with the credentials registration hands it."""
+    newcomer = clients(None, None, client_id="KT100-NEW-3")
+    assert newcomer.accepted
+    assert newcomer.subscribe("/D/R/KT100-NEW-3") == 2
+    for foreign in ["/D/R/KT100-NEW-4", "/D/C/NEW-3", "/D/M/NEW-3", "/D/#", "#"]:
+        assert newcomer.subscribe(foreign) == 0x80, foreign
+    assert not topic_allowed(None, "KT100-NEW-3", PUBLISH, "/U/C/NEW-3")
+    assert topic_allowed(None, "KT100-NEW-3", PUBLISH, "/U/R/KT100-NEW-3")
+
+
 def test_topic_rules_with_a_prefix():
     assert topic_allowed("KT-1", "KT100-KT-1", PUBLISH, "site/U/C/KT-1", "site")
     assert not topic_allowed("KT-1", "KT100-KT-1", PUBLISH, "/U/C/KT-1", "site")
@@ -151,11 +164,16 @@ def test_topic_rules_with_a_prefix():
     assert not topic_allowed("KT-1", "x/y", SUBSCRIBE, "site/D/R/x/y", "site")
 
 
-def test_registration_hands_out_credentials_that_open_only_the_box_s_own_topics(kotodian_box, make_box, serial):
-    """The flow of kotodian-apdu 1.5: the registration account, DeviceRegistrationConf with the
-    box's own username and password, then a connection with those, the boot on its own topics."""
+@pytest.mark.parametrize("anonymous", [False, True], ids=["registration-account", "no-login"])
+def test_registration_hands_out_credentials_that_open_only_the_box_s_own_topics(kotodian_box, make_box, serial,
+                                                                               anonymous):
+    """The flow of kotodian-apdu 1.5: the registration account (or no login at all, its unnamed
+    door), DeviceRegistrationConf with the box's own username and password, then a connection with
+    those, the boot on its own topics."""
     make_box(serial, connectors=1)
     account = registration_credentials()
+    if anonymous:
+        account = type(account)("", "")
     newcomer = KotodianBox(serial, login=(account.username, account.password))
     try:
         conf = newcomer.register().message
