@@ -156,6 +156,15 @@ class Child:
         except subprocess.TimeoutExpired:
             pass
         self.signal_group(signal.SIGKILL)  # the group, whatever is left of it
+        # SIGKILL is delivered, not done: wait (a few seconds at most) until no process of the group
+        # is left, so that once we exit, everything we started is gone.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.process.pid, 0)
+            except (ProcessLookupError, PermissionError):
+                return
+            time.sleep(0.05)
 
 
 CHILDREN: list[Child] = []
