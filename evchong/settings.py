@@ -202,7 +202,7 @@ SPECTACULAR_SETTINGS = {
     # them, but a tariff's periods or a command's payload cannot be written as one. (And CSV where
     # an import takes it.)
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser", "operations.api.idtags.CsvText"],
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "evchong.openapi.error_responses"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "operations.openapi.error_responses"],
     # One name for each choice set that several serializers use.
     "ENUM_NAME_OVERRIDES": {
         "ConnectorStatusEnum": "chargers.choices.ChargePointStatus",

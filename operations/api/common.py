@@ -65,7 +65,9 @@ class FilteredList(ListAPIView):
     required_permissions: dict[str, str]
 
     def base_queryset(self) -> QuerySet:
-        raise NotImplementedError
+        """What the list starts from, before the filters: the view's ``queryset``, unless a list
+        overrides this (to select or annotate what it renders)."""
+        return self.queryset.all()
 
     def filter_values(self) -> dict:
         if self.filters is None:

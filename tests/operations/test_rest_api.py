@@ -322,7 +322,7 @@ def test_openapi_tells_nullable_fields_and_every_answer(api):
     assert components["BoxListOut"]["properties"]["lastSeen"]["nullable"] is True
     assert "parent" in components["IdTagOut"]["required"]
     cancel = schema["paths"]["/api/v1/reservations/{id}/cancel"]["post"]["responses"]
-    # 429 (rate limits) and a 404 for what a query names come from evchong.openapi, on every operation.
+    # 429 (rate limits) and a 404 for what a query names come from operations.openapi, on every operation.
     assert set(cancel) == {"202", "400", "401", "403", "404", "409", "429", "503"}
     sessions = schema["paths"]["/api/v1/transactions"]["get"]
     assert {p["name"] for p in sessions["parameters"]} >= {"box", "idTag", "from", "to", "state", "cursor"}
