@@ -30,10 +30,7 @@ PREFIX, TAG_PREFIX = "SIM", "SIMTAG"
 API_USER = "bench"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from core.ports import free_port  # noqa: E402  (bench.run and bench.kotodian import it from here)
 
 
 def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:

@@ -147,22 +147,34 @@ def box_touch_due(*, box: ChargeBox, protocol: str, now: datetime) -> bool:
 
 def box_connected(*, box: ChargeBox, protocol: str, node: str) -> str:
     """The box holds a connection to ``node`` (a server process and connection); it replaces any
-    other. Returns the node it replaces, "" when the box held no connection: one statement, which
-    reads the old node under the row's lock, so that of two connections of one box racing here the
-    second always learns of the first."""
+    other. Returns the node it replaces, "" when the box held no connection."""
+    return boxes_connected([box], protocol=protocol, node=node)[box.pk]
+
+
+def boxes_connected(boxes: list[ChargeBox], *, protocol: str, node: str) -> dict[int, str]:
+    """``box_connected`` for many boxes in one statement (a Kotodian reconnect storm brings
+    thousands at once): {box pk: the node it replaces}. The old node is read under the rows' locks
+    (taken in id order), so that of two connections of one box racing here the second always
+    learns of the first."""
+    if not boxes:
+        return {}
     now = timezone.now()
     table = ChargeBox._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} AS b SET last_seen = %s, protocol = %s, connected_node = %s"
-            f" FROM (SELECT id, connected_node FROM {table} WHERE id = %s FOR UPDATE) AS old"
-            " WHERE b.id = old.id RETURNING old.connected_node", [now, protocol, node, box.pk])
-        replaced = cursor.fetchone()
-    box.last_seen, box.protocol, box.connected_node = now, protocol, node
-    replaced = replaced[0] if replaced else ""
-    if not replaced:
-        box_online.send(sender=ChargeBox, box=box)
-    return replaced
+            f" FROM (SELECT id, connected_node FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE) AS old"
+            " WHERE b.id = old.id RETURNING b.id, old.connected_node",
+            [now, protocol, node, sorted({box.pk for box in boxes})])
+        replaced = dict(cursor.fetchall())
+    for box in boxes:
+        box.last_seen, box.protocol, box.connected_node = now, protocol, node
+    told = set()
+    for box in boxes:
+        if not replaced.get(box.pk) and box.pk not in told:
+            told.add(box.pk)
+            box_online.send(sender=ChargeBox, box=box)
+    return {box.pk: replaced.get(box.pk, "") for box in boxes}
 
 
 def box_disconnected(*, box: ChargeBox, node: str) -> bool:
@@ -426,6 +438,7 @@ class StatusReport:
     info: str = ""
     vendor_id: str = ""
     vendor_error_code: str = ""
+    raw_status: str = ""  # the box's own word, where its protocol's differs from OCPP's
 
 
 def connector_statuses_report(reports: list[StatusReport]) -> list[StatusReport]:
@@ -461,14 +474,15 @@ def connector_statuses_report(reports: list[StatusReport]) -> list[StatusReport]
         newer = [(known[key][0], report, report.timestamp or now) for key, report in batch.items()
                  if key in known and status_newer(report.timestamp or now, known[key][1])]
         if newer:
-            columns = list(zip(*[(pk, r.status, r.error_code, r.info, r.vendor_id, r.vendor_error_code, at)
-                                 for pk, r, at in newer], strict=True))
+            columns = list(zip(*[(pk, r.status, r.error_code, r.info, r.vendor_id, r.vendor_error_code,
+                                  r.raw_status, at) for pk, r, at in newer], strict=True))
             cursor.execute(
                 f"UPDATE {table} AS c SET status = v.status, error_code = v.error_code, info = v.info,"
-                " vendor_id = v.vendor_id, vendor_error_code = v.vendor_error_code, raw_status = '',"
+                " vendor_id = v.vendor_id, vendor_error_code = v.vendor_error_code, raw_status = v.raw_status,"
                 " raw_error_code = '', status_time = v.at, updated = %s"
                 " FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
-                " %s::timestamptz[]) AS v(id, status, error_code, info, vendor_id, vendor_error_code, at)"
+                " %s::text[], %s::timestamptz[])"
+                " AS v(id, status, error_code, info, vendor_id, vendor_error_code, raw_status, at)"
                 " WHERE c.id = v.id", [now, *map(list, columns)])
         held = [key for key in batch if key in known]
         cursor.execute(
@@ -479,6 +493,21 @@ def connector_statuses_report(reports: list[StatusReport]) -> list[StatusReport]
         cleared = cursor.fetchall()
     _alarms_cleared_tell(cleared, {key: report.box for key, report in batch.items()})
     return left
+
+
+def connector_statuses_record(reports: list[StatusReport]) -> list[Exception | None]:
+    """Many status reports at once, whatever they say: the healthy ones of known connectors in
+    ``connector_statuses_report``'s three statements, the rest one by one through
+    ``connector_status_report``, each in a savepoint of its own. For each report, in order, None
+    or the exception that refused it."""
+    failures: dict[int, Exception | None] = {id(report): None for report in reports}
+    for report in connector_statuses_report(reports):
+        try:
+            with transaction.atomic():
+                connector_status_report(**vars(report))
+        except Exception as exc:  # rendered by the edge, as the one-by-one path's would be
+            failures[id(report)] = exc
+    return [failures[id(report)] for report in reports]
 
 
 def alarms_clear(*, box: ChargeBox, connector_id: int) -> None:

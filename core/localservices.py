@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from core.ports import free_port
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Where `make run` keeps its state (services.json, the supervisor's record, the beat's schedule, the
 # FTP server's record): var/ of the checkout, unless EVCHONG_VAR_DIR names another (`make chaos`
@@ -63,10 +65,6 @@ def read_state(var_dir: Path = VAR_DIR) -> dict | None:
     return state
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _redis_binary() -> str:
@@ -148,7 +146,7 @@ class LocalServices:
         """On ``port`` when given: a restart (faults/) comes back where the system looks for it."""
         data_dir = self.var_dir / "redis"
         data_dir.mkdir(exist_ok=True)
-        port = port or _free_port()
+        port = port or free_port()
         # appendonly: the Celery broker lives here; a crash must not drop queued commands.
         self._redis = subprocess.Popen(
             [
@@ -180,7 +178,7 @@ class LocalServices:
         boxes with their credentials, each on its own topics (kotodian.amqttplugins, docs/adr/0021)."""
         data_dir = self.var_dir / "mqtt"
         data_dir.mkdir(exist_ok=True)
-        port = port or _free_port()
+        port = port or free_port()
         self.mqtt_secret = os.environ.get("KOTODIAN_MQTT_SECRET") or _mqtt_secret(data_dir / "secret")
         log_file = data_dir / "broker.log"
         with open(log_file, "ab") as log_out:

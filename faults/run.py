@@ -52,12 +52,7 @@ COMMANDS_PER_SECOND = 5
 SETTLE_DEADLINE = 240  # s for every command to end: a box's timeout plus the command sweep's period
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from core.ports import free_port  # noqa: E402
 
 
 def serial(n: int) -> tuple[str, str]:

@@ -160,11 +160,13 @@ class Bridge:
             return await self.answer(uplink, apdu, payload)
         # Registration names the box by its serial; everything else by the deviceCode of its topic.
         serial = apdu.message.serialNumber if apdu.message_id == pb.ID_DeviceRegistrationReq else uplink.code
-        box = await self.box_of(serial)
+        box = self.boxes.get(serial) if serial else None
         message = Message(EDGE, payload, Direction.IN, apdu.action, box, request=apdu.message, reference=apdu,
                           answers=True)
         if box is None:
-            message.serial = serial  # the pipeline refuses it as from an unknown box, in protocol terms
+            # Read by the pipeline, a batch's boxes in one query (a reconnect storm brings thousands
+            # not held yet); an unknown one is refused there in protocol terms.
+            message.serial = serial
         await self.write(uplink, message)
 
     async def answer(self, uplink: topics.Uplink, apdu: codec.Apdu, payload: bytes) -> None:

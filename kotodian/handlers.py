@@ -22,9 +22,10 @@ from chargers.services import (
     BootReport,
     IdTagInfo,
     active_transaction_id,
+    StatusReport,
     box_boots,
-    box_connected,
-    connector_status_report,
+    boxes_connected,
+    connector_statuses_record,
     data_transfer_receive,
     idtag_authorize,
 )
@@ -36,7 +37,7 @@ from kotodian.credentials import box_credentials
 from kotodian.names import CONNECTOR_STATES, MEASURANDS, STOP_REASONS
 from kotodian.price_schemes import box_tariff, set_tariff_req
 from kotodian.proto import charger_pb2 as pb
-from kotodian.tariffs import tariff_push_after_boot
+from kotodian.tariffs import tariff_push_after_boots
 from transactions.choices import Location, ReadingContext, Reason
 from transactions.models import Transaction
 from transactions.services import (
@@ -68,9 +69,19 @@ def handles(action: str, **options):
     return register
 
 
-def handles_batch(action: str):
+def batched(action: str, **options):
+    """A handler written once, in its batch form ``[(box, request)] -> [answer or exception]``; a
+    message written alone (inbound.pipeline's retry) is a batch of one. For the messages a
+    reconnect storm is made of, and the meter messages: thousands at once in a few statements."""
+
     def register(batch):
-        HANDLERS[action].batch = batch
+        def run(box, request):
+            (result,) = batch([(box, request)])
+            if isinstance(result, Exception):
+                raise result
+            return result
+
+        HANDLERS[action] = Handler(run, batch=batch, **options)
         return batch
 
     return register
@@ -155,49 +166,63 @@ def id_token_out(id_tag: str, info: IdTagInfo) -> pb.IdToken:
     return token
 
 
-@handles("DeviceRegistration", known_box_only=False, accepted_only=False)
-def device_registration(box: ChargeBox | None, req: pb.DeviceRegistrationReq) -> pb.DeviceRegistrationConf:
+@batched("DeviceRegistration", known_box_only=False, accepted_only=False)
+def device_registration(items: list[tuple[ChargeBox | None, pb.DeviceRegistrationReq]]) -> list:
     """DESIGN 3: the serial given to ``addbox``; a box added with a password must present it as its
     registrationCode. Its deviceCode is its serial: the same at every registration; so are the MQTT
     credentials it is given (kotodian.credentials: derived, not stored; docs/adr/0021)."""
-    box = required_box(box, req.serialNumber)
-    if box.requires_auth and not box.check_password(req.registrationCode):
-        raise DomainError("wrong registration code", field="registrationCode")
-    if box.registration_status == RegistrationStatus.ACCEPTED:  # the boot will say whether it is not
-        box_connected(box=box, protocol=Protocol.KOTODIAN, node=NODE)
-    mqtt = box_credentials(box.serial)
-    return pb.DeviceRegistrationConf(status=0, deviceCode=box.serial, mqttUsername=mqtt.username,
-                                     mqttPassword=mqtt.password)
+    answers, reachable = [], []
+    for box, req in items:
+        try:
+            box = required_box(box, req.serialNumber)
+            if box.requires_auth and not box.check_password(req.registrationCode):
+                raise DomainError("wrong registration code", field="registrationCode")
+        except DomainError as exc:
+            answers.append(exc)
+            continue
+        if box.registration_status == RegistrationStatus.ACCEPTED:  # the boot will say whether it is not
+            reachable.append(box)
+        mqtt = box_credentials(box.serial)
+        answers.append(pb.DeviceRegistrationConf(status=0, deviceCode=box.serial, mqttUsername=mqtt.username,
+                                                 mqttPassword=mqtt.password))
+    boxes_connected(reachable, protocol=Protocol.KOTODIAN, node=NODE)
+    return answers
 
 
-@handles("BootNotification", accepted_only=False, rewrites_box=True)
-def boot_notification(box: ChargeBox, req: pb.BootNotificationReq) -> pb.BootNotificationConf:
-    (result,) = box_boots([BootReport(
+def boot_report_in(box: ChargeBox, req: pb.BootNotificationReq) -> BootReport:
+    return BootReport(
         serial=box.serial,
         protocol=Protocol.KOTODIAN,
         vendor=box_text(req.vendorId, "vendor"),
         model=box_text(req.partNumber, "model"),
         firmware_version=box_text(req.firmwareVersion, "firmware_version"),
         iccid=box_text(req.ICCID, "iccid"),
-    )])
-    accepted = result.status == RegistrationStatus.ACCEPTED
-    if accepted:
-        # Reachable for commands from now on (kotodian.presence clears it once the box falls silent).
-        box_connected(box=box, protocol=Protocol.KOTODIAN, node=NODE)
-        tariff_push_after_boot(box)  # its tariff, once the boot is committed (kotodian.tariffs)
-    return pb.BootNotificationConf(
-        currentTime=time_out(result.current_time), interval=result.interval, status=0 if accepted else 1,
     )
 
 
-@handles("Heartbeat")
-def heartbeat(box: ChargeBox, req: pb.HeartbeatReq) -> pb.HeartbeatResp:
+@batched("BootNotification", accepted_only=False, rewrites_box=True)
+def boot_notification(items: list[tuple[ChargeBox, pb.BootNotificationReq]]) -> list:
+    results = box_boots([boot_report_in(box, req) for box, req in items])
+    accepted = [box for (box, _), result in zip(items, results, strict=True)
+                if result.status == RegistrationStatus.ACCEPTED]
+    # Reachable for commands from now on (kotodian.presence clears it once the box falls silent),
+    # and sent its tariff once the boots are committed (kotodian.tariffs).
+    boxes_connected(accepted, protocol=Protocol.KOTODIAN, node=NODE)
+    tariff_push_after_boots(accepted)
+    return [pb.BootNotificationConf(currentTime=time_out(result.current_time), interval=result.interval,
+                                    status=0 if result.status == RegistrationStatus.ACCEPTED else 1)
+            for result in results]
+
+
+@batched("Heartbeat")
+def heartbeat(items: list[tuple[ChargeBox, pb.HeartbeatReq]]) -> list:
     # The sign of life every message is (inbound.pipeline), and, for a box that was silent long enough
-    # to be released (kotodian.presence), reachable for commands again.
-    if box.connected_node != NODE:
-        box_connected(box=box, protocol=Protocol.KOTODIAN, node=NODE)
-        tariff_push_after_boot(box)  # as at a boot: a change while it was away never reached it
-    return pb.HeartbeatResp(connectorId=req.connectorId)
+    # to be released (kotodian.presence), reachable for commands again, and sent its tariff as at a
+    # boot: a change while it was away never reached it.
+    back = [box for box, _ in items if box.connected_node != NODE]
+    boxes_connected(back, protocol=Protocol.KOTODIAN, node=NODE)
+    tariff_push_after_boots(back)
+    return [pb.HeartbeatResp(connectorId=req.connectorId) for _, req in items]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,20 +414,9 @@ def meter_reports_batch(read):
     return batch
 
 
-def meter_handler(read) -> Handler:
-    batch = meter_reports_batch(read)
-
-    def run(box: ChargeBox, req) -> None:
-        (result,) = batch([(box, req)])
-        if isinstance(result, Exception):
-            raise result
-
-    return Handler(run, batch=batch)
-
-
-HANDLERS["MeterValues"] = meter_handler(meter_values_in)
-HANDLERS["ChargingInfo"] = meter_handler(charging_info_in)
-HANDLERS["Telemetry"] = meter_handler(telemetry_in)
+batched("MeterValues")(meter_reports_batch(meter_values_in))
+batched("ChargingInfo")(meter_reports_batch(charging_info_in))
+batched("Telemetry")(meter_reports_batch(telemetry_in))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,8 +425,7 @@ HANDLERS["Telemetry"] = meter_handler(telemetry_in)
 STATES = {name: name for name in ChargePointStatus.values}
 
 
-@handles("StatusNotification")
-def status_notification(box: ChargeBox, req: pb.StatusNotificationReq) -> pb.StatusNotificationConf:
+def status_report_in(box: ChargeBox, req: pb.StatusNotificationReq) -> StatusReport:
     """connectorState by DESIGN 3's table. Occupied (a car at the connector) is kept as the box said
     it and shown as in use: Charging during a session, Preparing otherwise, as EVCHONG's Occupied."""
     word = CONNECTOR_STATES.get(req.connectorState)
@@ -425,7 +438,7 @@ def status_notification(box: ChargeBox, req: pb.StatusNotificationReq) -> pb.Sta
     else:
         status = STATES[word]
     faulted = status == ChargePointStatus.FAULTED
-    connector_status_report(
+    return StatusReport(
         box=box,
         connector_id=connector_id,
         status=status,
@@ -433,7 +446,24 @@ def status_notification(box: ChargeBox, req: pb.StatusNotificationReq) -> pb.Sta
         timestamp=None,  # StatusNotificationReq carries no time
         raw_status=word,
     )
-    return pb.StatusNotificationConf(connectorId=req.connectorId)
+
+
+@batched("StatusNotification")
+def status_notification(items: list[tuple[ChargeBox, pb.StatusNotificationReq]]) -> list:
+    """Every connector of every box reports after a reconnect: the healthy reports all at once
+    (chargers.services.connector_statuses_record)."""
+    answers: list = [pb.StatusNotificationConf(connectorId=req.connectorId) for _, req in items]
+    reports, positions = [], []
+    for n, (box, req) in enumerate(items):
+        try:
+            reports.append(status_report_in(box, req))
+            positions.append(n)
+        except DomainError as exc:
+            answers[n] = exc
+    for n, failure in zip(positions, connector_statuses_record(reports), strict=True):
+        if failure is not None:
+            answers[n] = failure
+    return answers
 
 
 # FirmwareStatus (kotodian-apdu section 3) in OCPP 1.6's words (§7.25).

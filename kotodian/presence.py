@@ -1,7 +1,7 @@
 """Whether a Kotodian box can take commands. A box holds no connection of ours (it talks to the broker),
 and a box's MQTT session ending is not something the broker tells its other clients unless the box
 set a last will, which the protocol does not ask for. So a box is reachable (``connected_node`` set,
-chargers.services.box_connected) from its registration or boot, again from any heartbeat after a
+chargers.services.boxes_connected) from its registration or boot, again from any heartbeat after a
 lapse, and until it has been silent for KOTODIAN_SILENT_HEARTBEATS of its heartbeat intervals:
 ``boxes_silent_release``, which the bridge runs every minute."""
 

@@ -65,27 +65,32 @@ def set_tariff_request(box_pk: int, payload: dict) -> pb.SetTariffReq:
     return tariff_request(tariff_of_box(box_pk, payload.get("tariff")), test=bool(payload.get("test")))
 
 
-def tariff_push(box: ChargeBox) -> None:
-    """Issue a SetTariff of the tariff that applies to ``box`` (nothing when none does)."""
-    station_id = box.station_id
-    if tariff_for(station_id=station_id, at=timezone.now()) is None:
+def tariffs_push(boxes) -> None:
+    """Issue to each of ``boxes`` a SetTariff of the tariff that applies to it (nothing where none
+    does), the tariff looked up once per station, all the commands in the caller's transaction
+    (one Celery message for the lot, commands.dispatch)."""
+    now, applies = timezone.now(), {}
+    for box in boxes:
+        if box.station_id not in applies:
+            applies[box.station_id] = tariff_for(station_id=box.station_id, at=now) is not None
+        if applies[box.station_id]:
+            command_issue(box=box, action=SET_TARIFF, payload={}, source=TARIFF_PUSH)
+
+
+def tariff_push_after_boots(boxes: list[ChargeBox]) -> None:
+    """After the commit of the boxes' boots: the tariff of each, in a transaction of their own,
+    whatever happens to it not touching the boots. The boxes read again in one query and the
+    tariff that applies looked up once per station: a reconnect storm boots thousands at once."""
+    box_pks = sorted({box.pk for box in boxes})
+    if not box_pks:
         return
-    command_issue(box=box, action=SET_TARIFF, payload={}, source=TARIFF_PUSH)
-
-
-def tariff_push_after_boot(box: ChargeBox) -> None:
-    """After the commit of a box's boot: its tariff, in a transaction of its own, whatever happens
-    to it not touching the boot."""
-    box_pk = box.pk
 
     def push():
         try:
             with transaction.atomic():
-                fresh = ChargeBox.objects.filter(pk=box_pk).first()
-                if fresh is not None:
-                    tariff_push(fresh)
+                tariffs_push(ChargeBox.objects.filter(pk__in=box_pks).order_by("pk"))
         except Exception:
-            log.exception("the tariff of Kotodian box %s could not be pushed after its boot", box_pk)
+            log.exception("the tariff of Kotodian boxes %s could not be pushed after their boot", box_pks[:20])
 
     transaction.on_commit(push)
 
@@ -104,14 +109,9 @@ def tariff_changed_push(sender, *, station_ids: set[int], default: bool, **_sent
     """A tariff was created, replaced or reassigned: each affected box is sent what now applies,
     all the commands in one transaction (one Celery message for the lot, commands.dispatch), the
     tariff that applies looked up once per station."""
-    now, applies = timezone.now(), {}
     try:
         with transaction.atomic():
-            for box in boxes_of_changed_tariff(station_ids=station_ids, default=default):
-                if box.station_id not in applies:
-                    applies[box.station_id] = tariff_for(station_id=box.station_id, at=now) is not None
-                if applies[box.station_id]:
-                    command_issue(box=box, action=SET_TARIFF, payload={}, source=TARIFF_PUSH)
+            tariffs_push(boxes_of_changed_tariff(station_ids=station_ids, default=default))
     except Exception:
         # The tariff is saved; the boxes keep the one they had until their next boot.
         log.exception("a changed tariff could not be pushed to Kotodian boxes (stations %s, default %s)",

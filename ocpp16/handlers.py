@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
 from django.utils import timezone
 
 from chargers.choices import Protocol
@@ -18,7 +17,7 @@ from chargers.services import (
     StatusReport,
     box_boots,
     connector_status_report,
-    connector_statuses_report,
+    connector_statuses_record,
     data_transfer_receive,
     idtag_authorize,
 )
@@ -203,25 +202,18 @@ def status_notification(box: ChargeBox, payload: dict) -> dict:
 @handles_batch("StatusNotification")
 def status_notification_batch(items: list[tuple[ChargeBox, dict]]) -> list[dict | OcppError]:
     """A reconnect storm's most frequent message: healthy reports of known connectors all at once
-    (chargers.services.connector_statuses_report), the others one by one as ``status_notification``
-    does them, each in a savepoint of its own."""
-    answers: list[dict | OcppError] = [{} for _ in items]
-    reports, position = [], {}
+    (chargers.services.connector_statuses_record)."""
+    answers: list[dict | Exception | None] = [{} for _ in items]
+    reports, positions = [], []
     for n, (box, payload) in enumerate(items):
         try:
-            report = status_report_in(box, payload)
+            reports.append(status_report_in(box, payload))
+            positions.append(n)
         except OcppError as exc:
             answers[n] = exc
-            continue
-        reports.append(report)
-        position[id(report)] = n
-    for report in connector_statuses_report(reports):
-        n = position[id(report)]
-        try:
-            with transaction.atomic():
-                answers[n] = status_record(report)
-        except Exception as exc:  # rendered by ocpp16.edge, as the one-by-one path's would be
-            answers[n] = exc
+    for n, failure in zip(positions, connector_statuses_record(reports), strict=True):
+        if failure is not None:
+            answers[n] = failure
     return answers
 
 

@@ -7,10 +7,7 @@ import subprocess
 import time
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from core.ports import free_port  # noqa: F401  (the tests import it from here)
 
 
 def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
