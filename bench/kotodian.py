@@ -6,6 +6,9 @@ private broker, and the simulator's Kotodian boxes (``--protocol kotodian``) as 
   is what the database holds: a probe polls it every few milliseconds for the rows committed (one
   Power row in W per message), and a message's publish-to-commit time is when the count of committed
   messages reached its rank among the publishes (messages commit in the order they arrive).
+  A message is published when it left the box: when paho wrote it to the socket (its on_publish for
+  QoS 0; simulator.kotodian_box.StampingClient), not when the box called publish. The time between
+  the two is the simulator's own (its event loop's turns), shown apart as "simulator publish delay".
 - kotodian-reverse: the reverse API's round trip to one Kotodian box on an otherwise idle system,
   one call at a time (RemoteStart, RemoteStop, ...).
 - kotodian-storm: the broker restarted, then every box connects, registers and boots at once.
@@ -215,11 +218,14 @@ class CommitProbe(threading.Thread):
 
 
 def ingest_figures(report: dict, probe: CommitProbe) -> list[dict]:
-    """Per slice of the measured window: messages published and persisted per second, and the
-    publish-to-commit percentiles of the messages published in it."""
+    """Per slice of the measured window: messages published and persisted per second, the
+    publish-to-commit percentiles of the messages published in it, and their publish delay in the
+    simulator (``delay``: from the call to when the message left)."""
     from simulator.stats import summarise
 
-    published = sorted(report.pop("published_monotonic", None) or [])
+    sent = sorted(zip(report.pop("published_monotonic", None) or [], report.pop("called_monotonic", None) or [],
+                      strict=True))
+    published = [at for at, _ in sent]
     t0 = report.get("t0_monotonic")
     window = report.get("window")
     if not published or t0 is None or not window:
@@ -241,7 +247,8 @@ def ingest_figures(report: dict, probe: CommitProbe) -> list[dict]:
         out.append({"published_per_s": round((hi - lo) / (b - a), 1),
                     "persisted_per_s": round((probe.committed_by(b) - probe.committed_by(a)) / (b - a), 1),
                     "never_committed": sum(1 for i in range(lo, hi) if committed_at[i] is None),
-                    **summarise(latencies)})
+                    **summarise(latencies),
+                    "delay": summarise([at - called for at, called in sent[lo:hi]])})
     return out
 
 
@@ -266,6 +273,8 @@ def run_ingest(system: System, plan, simulate, spread, interval: float) -> dict:
         "publish to commit p99 ms": spread([s["p99_ms"] for s in slices]),
         "never committed": spread([sum(s["never_committed"] for s in slices)]),
         "errors": spread([w.get("errors_all") for w in report.get("windows") or []]),
+        "simulator publish delay p50 ms": spread([s["delay"]["p50_ms"] for s in slices]),
+        "simulator publish delay p99 ms": spread([s["delay"]["p99_ms"] for s in slices]),
     }}
 
 

@@ -225,10 +225,11 @@ def test_the_bench_pairs_each_publish_with_the_commit_that_counted_it():
     probe = CommitProbe(system=None)
     # Three messages published at 10.00, 10.01 and 10.02; the database held 1 at 10.03, 3 at 10.05.
     probe.samples = [(10.0, 0), (10.03, 1), (10.04, 1), (10.05, 3)]
-    report = {"published_monotonic": [10.0, 10.01, 10.02], "t0_monotonic": 9.0,
+    report = {"published_monotonic": [10.0, 10.01, 10.02], "called_monotonic": [9.99, 10.0, 10.0], "t0_monotonic": 9.0,
               "window": {"start_s": 1.0, "seconds": 0.1}, "windows": [{}]}
     (figures,) = ingest_figures(report, probe)
     assert figures["count"] == 3 and figures["never_committed"] == 0
     # 10.00 -> 10.03, 10.01 -> 10.05 (the second counted), 10.02 -> 10.05
     assert (figures["p50_ms"], figures["max_ms"]) == (30.0, 40.0)
-    assert "published_monotonic" not in report  # not kept in the results
+    assert figures["delay"]["max_ms"] == 20.0  # the box's own, from its publish call until the message left
+    assert "published_monotonic" not in report and "called_monotonic" not in report  # not kept in the results
