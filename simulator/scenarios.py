@@ -186,6 +186,11 @@ async def storm(options: Options, stats: Stats, stop: asyncio.Event) -> dict:
                "seconds_to_all_ready": round(took, 2) if took is not None else None,
                # When the fleet started (CLOCK_MONOTONIC), for a caller timing from an event of its own.
                "t0_monotonic": stats.t0}
+    if options.protocol == "kotodian":
+        # Every answer's latency: the bench runs a Kotodian storm as several processes and takes the
+        # percentiles over all their answers (bench.simsplit), which no process's own percentiles give.
+        figures["window_latencies_s"] = {action: [round(s, 4) for s in series.between(*stats.window)]
+                                         for action, series in stats.series.items()}
     await fleet.close()
     return figures
 
