@@ -43,9 +43,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PREFIX, TAG_PREFIX = "KSIM", "KSIMTAG"
 # How often the ingest probe reads the count of committed messages: the resolution of its latencies.
 PROBE_SECONDS = 0.005
-# Simulator processes per scenario, measured on the 2-core bench machine (docs in bench.simsplit):
-# more processes cost more CPU for their interpreters, which the system under test then lacks.
-SIM_PROCESSES = {"kotodian-ingest": 2, "kotodian-storm": 4}
+# Simulator processes per scenario (bench.simsplit). Ingest on the 2-core bench machine, 6 December:
+# with 2 processes each loop lagged 86-88 ms at p99 and a publish took 28 ms (p99 155) to leave, and
+# 1,792 of the 2,100 msg/s offered went out; with 4, 12-14 ms, 9 ms (p99 46) and 2,004 msg/s. A
+# 10,000-box storm in 4 processes still lags 0.6-1.3 s at p99 while all connect (in one process, in
+# bench/results/2026-12-06-160100: 3.5-3.9 s).
+SIM_PROCESSES = {"kotodian-ingest": 4, "kotodian-storm": 4}
 SIMULATOR_LAG = "simulator loop lag p99 ms"  # as bench.run names it
 
 TARGETS = {
