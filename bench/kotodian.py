@@ -6,9 +6,16 @@ private broker, and the simulator's Kotodian boxes (``--protocol kotodian``) as 
   is what the database holds: a probe polls it every few milliseconds for the rows committed (one
   Power row in W per message), and a message's publish-to-commit time is when the count of committed
   messages reached its rank among the publishes (messages commit in the order they arrive).
+  A message is published when it left the box: when paho wrote it to the socket (its on_publish for
+  QoS 0; simulator.kotodian_box.StampingClient), not when the box called publish. The time between
+  the two is the simulator's own (its event loop's turns), shown apart as "simulator publish delay".
 - kotodian-reverse: the reverse API's round trip to one Kotodian box on an otherwise idle system,
   one call at a time (RemoteStart, RemoteStop, ...).
 - kotodian-storm: the broker restarted, then every box connects, registers and boots at once.
+
+The ingest and storm fleets run as several simulator processes side by side (bench.simsplit), each
+with a range of the boxes: one process with thousands of MQTT clients lags on its own event loop
+and charges that to the system. BENCH_SIM_PROCESSES=N sets how many (default SIM_PROCESSES).
 
 BENCH_BROKER=mosquitto runs these scenarios on a private Mosquitto (the ``mosquitto`` on PATH, e.g.
 Debian's) instead of the private amqtt that `make run` starts: what production would run (DESIGN 3,
@@ -29,12 +36,20 @@ import time
 import uuid
 from pathlib import Path
 
+from bench.simsplit import merge_ingest, merge_storm, simulate_side_by_side
 from bench.system import BENCH_VAR, System, free_port, stop_process, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX, TAG_PREFIX = "KSIM", "KSIMTAG"
 # How often the ingest probe reads the count of committed messages: the resolution of its latencies.
 PROBE_SECONDS = 0.005
+# Simulator processes per scenario (bench.simsplit). Ingest on the 2-core bench machine, 6 December:
+# with 2 processes each loop lagged 86-88 ms at p99 and a publish took 28 ms (p99 155) to leave, and
+# 1,792 of the 2,100 msg/s offered went out; with 4, 12-14 ms, 9 ms (p99 46) and 2,004 msg/s. A
+# 10,000-box storm in 4 processes still lags 0.6-1.3 s at p99 while all connect (in one process, in
+# bench/results/2026-12-06-160100: 3.5-3.9 s).
+SIM_PROCESSES = {"kotodian-ingest": 4, "kotodian-storm": 4}
+SIMULATOR_LAG = "simulator loop lag p99 ms"  # as bench.run names it
 
 TARGETS = {
     "kotodian-ingest": {"persisted msg/s": (">=", 2_000), "publish to commit p99 ms": ("<=", 100)},
@@ -170,6 +185,10 @@ def broker_login(system: System, kind: str = "registration") -> str:
     return f"mqtt://{quote(account.username)}:{quote(account.password)}@{parts.hostname}:{parts.port}"
 
 
+def sim_processes(scenario: str) -> int:
+    return int(os.environ.get("BENCH_SIM_PROCESSES") or SIM_PROCESSES[scenario])
+
+
 def kotodian_args(system: System) -> list[str]:
     return ["--protocol", "kotodian", "--broker", broker_login(system), "--prefix", PREFIX,
             "--tag-prefix", TAG_PREFIX]
@@ -215,11 +234,14 @@ class CommitProbe(threading.Thread):
 
 
 def ingest_figures(report: dict, probe: CommitProbe) -> list[dict]:
-    """Per slice of the measured window: messages published and persisted per second, and the
-    publish-to-commit percentiles of the messages published in it."""
+    """Per slice of the measured window: messages published and persisted per second, the
+    publish-to-commit percentiles of the messages published in it, and their publish delay in the
+    simulator (``delay``: from the call to when the message left)."""
     from simulator.stats import summarise
 
-    published = sorted(report.pop("published_monotonic", None) or [])
+    sent = sorted(zip(report.pop("published_monotonic", None) or [], report.pop("called_monotonic", None) or [],
+                      strict=True))
+    published = [at for at, _ in sent]
     t0 = report.get("t0_monotonic")
     window = report.get("window")
     if not published or t0 is None or not window:
@@ -241,7 +263,8 @@ def ingest_figures(report: dict, probe: CommitProbe) -> list[dict]:
         out.append({"published_per_s": round((hi - lo) / (b - a), 1),
                     "persisted_per_s": round((probe.committed_by(b) - probe.committed_by(a)) / (b - a), 1),
                     "never_committed": sum(1 for i in range(lo, hi) if committed_at[i] is None),
-                    **summarise(latencies)})
+                    **summarise(latencies),
+                    "delay": summarise([at - called for at, called in sent[lo:hi]])})
     return out
 
 
@@ -249,10 +272,11 @@ def run_ingest(system: System, plan, simulate, spread, interval: float) -> dict:
     probe = CommitProbe(system)
     probe.start()
     try:
-        report = simulate(system.url, "ingest", *kotodian_args(system), "--boxes", str(plan.ingest_boxes),
-                          "--meter-interval", f"{interval:.3f}", "--duration", str(plan.ingest_seconds),
-                          "--windows", str(plan.repeats), "--ramp", "5", "--settle", "90",
-                          timeout=90 + plan.ingest_seconds + 120)
+        report = merge_ingest(simulate_side_by_side(
+            simulate, system.url, "ingest", *kotodian_args(system), "--meter-interval", f"{interval:.3f}",
+            "--duration", str(plan.ingest_seconds), "--windows", str(plan.repeats), "--ramp", "5", "--settle", "90",
+            boxes=plan.ingest_boxes, processes=sim_processes("kotodian-ingest"),
+            timeout=90 + plan.ingest_seconds + 120))
         time.sleep(2)  # what was published last has time to commit
     finally:
         probe.done.set()
@@ -266,6 +290,10 @@ def run_ingest(system: System, plan, simulate, spread, interval: float) -> dict:
         "publish to commit p99 ms": spread([s["p99_ms"] for s in slices]),
         "never committed": spread([sum(s["never_committed"] for s in slices)]),
         "errors": spread([w.get("errors_all") for w in report.get("windows") or []]),
+        "simulator publish delay p50 ms": spread([s["delay"]["p50_ms"] for s in slices]),
+        "simulator publish delay p99 ms": spread([s["delay"]["p99_ms"] for s in slices]),
+        SIMULATOR_LAG: spread([w.get("loop_lag_p99_ms") for w in report.get("windows") or []]),
+        "simulator processes": spread([len(report["processes"])]),
     }}
 
 
@@ -295,8 +323,9 @@ def run_storm(system: System, plan, simulate, spread, bridge: Bridge, mosquitto:
         restarted = restart_broker(system, mosquitto)
         asyncio.run(answers(broker_login(system, "system"), bridge.proc))
         bridge_back = time.monotonic() - restarted
-        report = simulate(system.url, "storm", *kotodian_args(system), "--boxes", str(plan.storm_boxes),
-                          "--settle", "60", timeout=150)
+        report = merge_storm(simulate_side_by_side(
+            simulate, system.url, "storm", *kotodian_args(system), "--settle", "60",
+            boxes=plan.storm_boxes, processes=sim_processes("kotodian-storm"), timeout=150))
         took = report.get("seconds_to_all_ready")
         report["bridge_back_s"] = round(bridge_back, 2)
         report["seconds_from_restart"] = (round(report["t0_monotonic"] - restarted + took, 2)
@@ -311,6 +340,8 @@ def run_storm(system: System, plan, simulate, spread, bridge: Bridge, mosquitto:
         "boot answer p99 ms": spread([r.get("window", r).get("actions", {}).get("BootNotification", {})
                                       .get("p99_ms") for r in runs]),
         "errors": spread([r.get("errors") for r in runs]),
+        SIMULATOR_LAG: spread([r["window"]["loop_lag"]["p99_ms"] if r.get("window") else None for r in runs]),
+        "simulator processes": spread([len(r["processes"]) for r in runs]),
     }}
 
 

@@ -15,6 +15,8 @@ Environment:
                       campaign: bench/campaign.py)
   BENCH_BASELINE=0    skip the baseline
   BENCH_BROKER=mosquitto  the Kotodian scenarios on a private Mosquitto (from PATH) instead of amqtt
+  BENCH_SIM_PROCESSES=N  simulator processes side by side for kotodian-ingest and kotodian-storm
+                      (default: bench.kotodian.SIM_PROCESSES)
   BENCH_SERVER=uvicorn  serve the system with uvicorn instead of daphne (make run SERVER=uvicorn)
   WEB_PROCESSES=N     server processes on one socket (default as make run: one per core, at
                       most 2); idle always runs one, as its target counts

@@ -186,6 +186,11 @@ async def storm(options: Options, stats: Stats, stop: asyncio.Event) -> dict:
                "seconds_to_all_ready": round(took, 2) if took is not None else None,
                # When the fleet started (CLOCK_MONOTONIC), for a caller timing from an event of its own.
                "t0_monotonic": stats.t0}
+    if options.protocol == "kotodian":
+        # Every answer's latency: the bench runs a Kotodian storm as several processes and takes the
+        # percentiles over all their answers (bench.simsplit), which no process's own percentiles give.
+        figures["window_latencies_s"] = {action: [round(s, 4) for s in series.between(*stats.window)]
+                                         for action, series in stats.series.items()}
     await fleet.close()
     return figures
 
@@ -220,9 +225,13 @@ async def ingest(options: Options, stats: Stats, stop: asyncio.Event) -> dict:
                                    "loop_lag_p99_ms": stats.lag_between(start, end)["p99_ms"]})
     stats.end_window()
     if options.protocol == "kotodian":
-        # Telemetry has no reply: when each was published (CLOCK_MONOTONIC, the same in every process
-        # of the machine) lets whoever watches the database tell publish-to-commit (bench.kotodian).
-        figures["published_monotonic"] = [round(stats.t0 + at, 4) for at in stats.series[meter].at]
+        # Telemetry has no reply: when each left the box (CLOCK_MONOTONIC, the same in every process
+        # of the machine) lets whoever watches the database tell publish-to-commit (bench.kotodian);
+        # when the box called publish tells the box's own delay (KotodianBox.send).
+        sent = stats.series[meter]
+        figures["published_monotonic"] = [round(stats.t0 + at + delay, 4)
+                                          for at, delay in zip(sent.at, sent.latency, strict=True)]
+        figures["called_monotonic"] = [round(stats.t0 + at, 4) for at in sent.at]
         figures["t0_monotonic"] = stats.t0
     if options.end_sessions:
         await _bounded(asyncio.gather(*(box.stop_session(1) for box in fleet.boxes)), 60)
