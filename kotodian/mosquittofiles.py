@@ -57,7 +57,7 @@ def password_hash(secret: str, username: str, password: str) -> str:
     """Mosquitto's ``$6$`` form: base64 salt and base64 SHA-512 of password + salt (Mosquitto 2.0
     reads it as well as mosquitto_passwd's ``$7$`` PBKDF2). Key stretching buys nothing against a
     128-bit random password and costs: PBKDF2's 101 rounds make 50,000 boxes take 3 s instead of
-    0.2 s here, and Mosquitto pays them again at every login. The salt is derived, not random, so
+    0.3 s here, and Mosquitto pays them again at every login. The salt is derived, not random, so
     that the file is the same from one run to the next until a box or the secret changes."""
     salt = hmac.new(secret.encode(), f"mosquitto-salt\0{username}".encode(), hashlib.sha256).digest()[:12]
     digest = hashlib.sha512(password.encode() + salt).digest()

@@ -262,6 +262,25 @@ def test_a_box_added_logs_in_once_the_command_has_reloaded_mosquitto_without_a_r
     # Nothing changed since: the files stay as they are and Mosquitto is left alone.
     out = broker.command("--reload-pid", str(broker.proc.pid))
     assert "unchanged" in out and "reread" not in out
+    # systemd's pid of a Mosquitto that is stopped: the files are written for when it starts.
+    make_box("KT-MF-D")
+    assert "no Mosquitto running" in broker.command("--reload-pid", "0")
+    assert "KT-MF-D:" in broker.password_file.read_text()
+
+
+def test_a_box_deleted_is_disconnected_when_mosquitto_rereads_the_files(broker, clients):
+    from chargers.models import ChargeBox
+
+    a, b = box(clients, broker, "KT-MF-A"), box(clients, broker, "KT-MF-B")
+    ChargeBox.objects.filter(serial="KT-MF-B").delete()
+    assert "told to reread" in broker.command("--reload-pid", str(broker.proc.pid))
+    deadline = time.monotonic() + 10
+    while b.client.is_connected():
+        assert time.monotonic() < deadline, "the deleted box is still connected"
+        time.sleep(0.05)
+    assert a.client.is_connected()
+    b_account = box_credentials("KT-MF-B")
+    assert clients(broker.port, b_account.username, b_account.password).reason.value == NOT_AUTHORISED
 
 
 def test_the_topic_prefix_is_in_every_rule(mosquitto, clients, settings):

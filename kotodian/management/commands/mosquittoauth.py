@@ -45,10 +45,13 @@ class Command(BaseCommand):
             self._reload(reload_pid)
 
     def _reload(self, pid: int) -> None:
-        # 0 and negative ids signal whole process groups; a stale pid file may name another program,
-        # which SIGHUP would end.
-        if pid <= 0:
-            raise CommandError(f"no Mosquitto to reload (pid {pid})")
+        # 0 and negative ids would signal whole process groups; a stale pid file may name another
+        # program, which SIGHUP would end.
+        if pid == 0:  # what systemd says of a stopped Mosquitto (deploy/mosquitto/)
+            self.stdout.write("no Mosquitto running (pid 0): it reads them when it starts")
+            return
+        if pid < 0:
+            raise CommandError(f"--reload-pid {pid} is not a process id")
         if Path("/proc/self/comm").exists():  # else no /proc here: trust the caller
             try:
                 name = Path(f"/proc/{pid}/comm").read_text().strip()
