@@ -17,8 +17,9 @@ The ingest and storm fleets run as several simulator processes side by side (ben
 with a range of the boxes: one process with thousands of MQTT clients lags on its own event loop
 and charges that to the system. BENCH_SIM_PROCESSES=N sets how many (default SIM_PROCESSES).
 
-BENCH_BROKER=mosquitto runs these scenarios on a private Mosquitto (the ``mosquitto`` on PATH, e.g.
-Debian's) instead of the private amqtt that `make run` starts: what production would run (DESIGN 3,
+The broker is a private Mosquitto (the ``mosquitto`` on PATH, e.g. Debian's) where there is one,
+with the logins and topics of kotodian.mosquittofiles; BENCH_BROKER=amqtt runs the scenarios on the
+private amqtt that `make run` starts instead. Mosquitto is what production would run (DESIGN 3,
 MQTT_URL), and what shows the broker's share of the figures.
 """
 
@@ -27,8 +28,10 @@ from __future__ import annotations
 import asyncio
 import atexit
 import bisect
+import getpass
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -111,17 +114,26 @@ async def answers(broker: str, proc: subprocess.Popen, timeout: float = 60) -> N
 
 
 class Mosquitto:
-    """A private Mosquitto on a free port of 127.0.0.1, anonymous, for BENCH_BROKER=mosquitto."""
+    """A private Mosquitto on a free port of 127.0.0.1 that checks logins and topics as production's
+    would, from the files ``manage.py mosquittoauth`` renders (kotodian.mosquittofiles): each
+    provisioned box's own account, the registration account (and no login) for registration only,
+    the system's account for the bridge and the workers."""
 
-    def __init__(self):
+    def __init__(self, secret: str, box_codes: list[str]):
+        from kotodian.mosquittofiles import mosquitto_conf, write_into
+
         self.dir = BENCH_VAR / "mosquitto"
-        self.dir.mkdir(parents=True, exist_ok=True)
+        written = write_into(self.dir, secret=secret, box_codes=box_codes)
         self.port = free_port()
         self.config = self.dir / "mosquitto.conf"
-        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 10000\n"
+        self.config.write_text(f"listener {self.port} 127.0.0.1\nmax_queued_messages 10000\n"
+                               # Run as root, Mosquitto would drop to user mosquitto, who cannot
+                               # read the files of var/.
+                               f"user {getpass.getuser()}\n"
                                # Without it Nagle's algorithm holds each small packet of a QoS 2
                                # exchange for the peer's delayed ACK: about 40 ms a hop.
-                               "set_tcp_nodelay true\n")
+                               "set_tcp_nodelay true\n"
+                               + mosquitto_conf(written.password_file, written.acl_file))
         self.proc: subprocess.Popen | None = None
         atexit.register(self.stop)
 
@@ -137,6 +149,20 @@ class Mosquitto:
 
     def stop(self) -> None:
         stop_process(self.proc, timeout=10)
+
+
+def broker_kind() -> str:
+    """BENCH_BROKER, by default Mosquitto where there is one on PATH (what production runs, DESIGN 3),
+    else the private amqtt that `make run` starts."""
+    return os.environ.get("BENCH_BROKER") or ("mosquitto" if shutil.which("mosquitto") else "amqtt")
+
+
+def box_serials(boxes: int) -> list[str]:
+    """The serials bench.provision gives the Kotodian fleet (the simulator's numbering)."""
+    from simulator.scenarios import Options
+
+    return [serial for _, serial, _ in Options(scenario="", boxes=boxes, prefix=PREFIX,
+                                               tag_prefix=TAG_PREFIX).identities()]
 
 
 def use_broker(system: System, broker: Mosquitto) -> None:
@@ -356,7 +382,11 @@ def steps(system: System, plan, simulate, spread, ingest_interval: float) -> lis
             if not provisioned:
                 provision(system, max(plan.ingest_boxes, plan.storm_boxes, 1))
                 provisioned.append(True)
-                brokers.append(Mosquitto() if (os.environ.get("BENCH_BROKER") or "amqtt") == "mosquitto" else None)
+                if broker_kind() == "mosquitto":
+                    boxes = max(plan.ingest_boxes, plan.storm_boxes, 1)
+                    brokers.append(Mosquitto(system.services.mqtt_secret, box_serials(boxes)))
+                else:
+                    brokers.append(None)
                 if brokers[0] is not None:
                     use_broker(system, brokers[0])
             bridge.start()

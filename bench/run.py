@@ -14,7 +14,8 @@ Environment:
                       rest-heartbeat, rest-meter, kotodian-ingest, kotodian-reverse, kotodian-storm,
                       campaign: bench/campaign.py)
   BENCH_BASELINE=0    skip the baseline
-  BENCH_BROKER=mosquitto  the Kotodian scenarios on a private Mosquitto (from PATH) instead of amqtt
+  BENCH_BROKER=amqtt  the Kotodian scenarios on the private amqtt of `make run` instead of a private
+                      Mosquitto (the default where `mosquitto` is on PATH: bench/kotodian.py)
   BENCH_SIM_PROCESSES=N  simulator processes side by side for kotodian-ingest and kotodian-storm
                       (default: bench.kotodian.SIM_PROCESSES)
   BENCH_SERVER=uvicorn  serve the system with uvicorn instead of daphne (make run SERVER=uvicorn)
@@ -311,7 +312,8 @@ def markdown(result: dict) -> str:
         f"# make bench, {result['date']}",
         "",
         f"{machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB; Python {machine['python']}; "
-        f"server {result['config']['server']}; commit {result['commit']}. "
+        f"server {result['config']['server']}; MQTT broker {result['config'].get('mqtt_broker', 'amqtt')}; "
+        f"commit {result['commit']}. "
         f"Figures: median (min-max) of {result['config']['repeats']} runs, rounds or windows.",
         "",
         "| scenario | boxes | figure | EVCHONG | baseline (`ocpp` lib) | target |",
@@ -421,6 +423,7 @@ def main() -> int:
         "machine": machine(),
         "config": {"quick": plan.quick, "scale": plan.scale, "repeats": plan.repeats,
                    "server": SERVER, "web_processes": web_processes(os.environ),
+                   "mqtt_broker": kotodian.broker_kind(),
                    "settings": SETTINGS, "scale_note": scale_note,
                    "asgi_threads": os.environ.get("ASGI_THREADS"), "db_set": os.environ.get("BENCH_DB_SET")},
         "scenarios": {},
