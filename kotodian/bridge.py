@@ -13,7 +13,6 @@ by side, so that the writers commit many boxes' messages in one transaction."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 
@@ -25,6 +24,7 @@ from chargers.choices import Direction
 from chargers.models import ChargeBox
 from chargers.services import box_by_serial
 from commands.outcomes import Outcome
+from core import gctuning
 from inbound.edge import Message
 from inbound.pipeline import box_mark_read
 from kotodian import codec, topics
@@ -231,9 +231,8 @@ async def main() -> None:
 
 
 def run() -> None:
-    # Everything loaded so far (Django, the apps, protobuf: some 150,000 objects) lives as long as
-    # the process: out of the collector's way, so that a full collection scans only what the
-    # messages made. Under 2,000 Telemetry messages a second those came every 2 s and took 60-95 ms
-    # each, the writer stopped meanwhile (the ingest's p99); after it, 5-16 ms (docs/adr/0028).
-    gc.freeze()
+    # The collector tuned as in the web processes (core.gctuning). With CPython's defaults, under
+    # 2,000 Telemetry messages a second a full collection came every 2 s and took 60-95 ms, the
+    # writer stopped meanwhile: the ingest's p99 (docs/adr/0028).
+    gctuning.tune()
     asyncio.run(main())

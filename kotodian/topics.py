@@ -13,6 +13,7 @@ import asyncio
 import os
 import socket
 import uuid
+import weakref
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -111,9 +112,23 @@ def redis_client():
     return client
 
 
+# sequenceIds a process takes from the shared counter at a time: one round trip to Redis per so many
+# requests, not one per request (a reverse call's way to its box). A process that ends leaves the
+# rest of its block unused; sequenceId is a uint64.
+SEQUENCE_BLOCK = 1000
+_sequence_blocks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> [next, last]
+
+
 async def sequence_next() -> int:
-    """A sequenceId that no other request of ours carries (one counter for every box and process)."""
-    return int(await redis_client().incr(SEQUENCE_KEY))
+    """A sequenceId that no other request of ours carries (one counter for every box and process,
+    handed out in blocks)."""
+    block = _sequence_blocks.setdefault(asyncio.get_running_loop(), [1, 0])
+    while block[0] > block[1]:
+        last = int(await redis_client().incrby(SEQUENCE_KEY, SEQUENCE_BLOCK))
+        if block[0] > block[1]:  # else another request of this loop took a block meanwhile
+            block[0], block[1] = last - SEQUENCE_BLOCK + 1, last
+    block[0] += 1
+    return block[0] - 1
 
 
 async def command_wait(code: str, sequence_id: int, command_id: int, sent: str, ttl: float) -> None:
