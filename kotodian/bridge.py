@@ -25,17 +25,21 @@ from chargers.models import ChargeBox
 from chargers.services import box_by_serial
 from commands.outcomes import Outcome
 from core import gctuning
+from core.errors import DomainError
 from inbound.edge import Message
 from inbound.pipeline import box_mark_read
 from kotodian import codec, topics
 from kotodian.calls import answer_of
 from kotodian.edge import EDGE, writers
 from kotodian.errors import CodecError
+from kotodian.handlers import WrongRegistrationCode
 from kotodian.liveness import bridge_connected
 from kotodian.messages import action_name
 from kotodian.presence import SWEEP_SECONDS, boxes_silent_release
 from kotodian.proto import charger_pb2 as pb
 from kotodian.replies import ConfThenRequests
+from security import bruteforce
+from security.bruteforce import KOTODIAN_REGISTRATION
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +172,17 @@ class Bridge:
             # Read by the pipeline, a batch's boxes in one query (a reconnect storm brings thousands
             # not held yet); an unknown one is refused there in protocol terms.
             message.serial = serial
+        # A registration code is a box's password: guesses are limited as any password's. The
+        # sender is the client id of the registration topic, the broker telling no address.
+        guarded = apdu.message_id == pb.ID_DeviceRegistrationReq and bool(apdu.message.registrationCode)
+        if guarded and (wait := await bruteforce.refused_for_async(KOTODIAN_REGISTRATION, uplink.code, serial)):
+            message.fail(DomainError(f"too many wrong registration codes from this client; try again in {wait} s",
+                                     field="registrationCode"))
         await self.write(uplink, message)
+        if guarded and isinstance(message.failure, WrongRegistrationCode):
+            await bruteforce.failure_async(KOTODIAN_REGISTRATION, uplink.code, serial)
+        elif guarded and message.failure is None:
+            await bruteforce.success_async(KOTODIAN_REGISTRATION, uplink.code, serial)
 
     async def answer(self, uplink: topics.Uplink, apdu: codec.Apdu, payload: bytes) -> None:
         """A Conf or MessageError from a box: it settles the command waiting for it, if any, and is

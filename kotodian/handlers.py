@@ -56,6 +56,11 @@ NODE = "kotodian-mqtt"
 HANDLERS: dict[str, Handler] = {}
 
 
+class WrongRegistrationCode(DomainError):
+    """A registration whose code is not the box's password: counted against its sender
+    (security.bruteforce, kotodian.bridge)."""
+
+
 class FieldInvalid(DomainError):
     """A field whose value the edge cannot read (a connectorId that is no number, a time out of
     range): answered with EC_TypeViolation, "parsed, but a field has the wrong type" (kotodian-apdu 1.2)."""
@@ -176,7 +181,7 @@ def device_registration(items: list[tuple[ChargeBox | None, pb.DeviceRegistratio
         try:
             box = required_box(box, req.serialNumber)
             if box.requires_auth and not box.check_password(req.registrationCode):
-                raise DomainError("wrong registration code", field="registrationCode")
+                raise WrongRegistrationCode("wrong registration code", field="registrationCode")
         except DomainError as exc:
             answers.append(exc)
             continue

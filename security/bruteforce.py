@@ -1,6 +1,6 @@
 """Limits on guessing credentials: the admin login, charge boxes' HTTP Basic (the OCPP upgrade with
-security profile 1 and the forward API) and API tokens share these counters in Redis, so that every
-server process sees the same failures (docs/adr/0026).
+security profile 1 and the forward API), API tokens and Kotodian registration codes share these
+counters in Redis, so that every server process sees the same failures (docs/adr/0026).
 
 Failures are counted per (source address, account) and per source address, in windows of
 BRUTE_FORCE_WINDOW seconds. A source that failed BRUTE_FORCE_ACCOUNT_FAILURES times for one account
@@ -27,7 +27,9 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 # Which guard counts: the same address may be a user's and a box's, each counted on its own.
-ADMIN, BOX, TOKEN = "admin", "box", "token"
+# Kotodian registration codes come through the broker, which tells no address: their source is the
+# MQTT client id the registration came on (kotodian.bridge), their account the serial.
+ADMIN, BOX, TOKEN, KOTODIAN_REGISTRATION = "admin", "box", "token", "kotodian-registration"
 
 
 def _keys(kind: str, source: str, account: str) -> list[tuple[str, int]]:

@@ -77,3 +77,29 @@ def test_a_box_that_is_not_registered_is_refused_in_protocol_terms(kotodian_box,
     assert "unknown charge box" in reply.message.Description
     boot = box.boot()
     assert boot.message_id == pb.ID_BootNotificationConf and boot.message.status != 0
+
+
+def test_wrong_registration_codes_are_limited_per_client_as_passwords_are(kotodian_box, make_box, serial,
+                                                                            settings):
+    """security.bruteforce: after BRUTE_FORCE_ACCOUNT_FAILURES wrong codes from one client id for one
+    serial, that client is refused for it, the right code included, until the window ends; another
+    box's registration is not touched."""
+    make_box(serial, password="s3cret")
+    box = kotodian_box(serial)
+    for _ in range(settings.BRUTE_FORCE_ACCOUNT_FAILURES):
+        assert "wrong registration code" in box.register(code="guess").message.reason
+    refused = box.register(code="s3cret").message
+    assert refused.status != 0 and not refused.deviceCode and "too many wrong registration codes" in refused.reason
+    other_serial = f"{serial}B"
+    make_box(other_serial, password="other")
+    other = kotodian_box(other_serial).register(code="other").message
+    assert (other.status, other.deviceCode) == (0, other_serial)
+
+
+def test_a_right_registration_code_clears_the_count_of_wrong_ones(kotodian_box, make_box, serial, settings):
+    make_box(serial, password="s3cret")
+    box = kotodian_box(serial)
+    for _ in range(2):
+        for _ in range(settings.BRUTE_FORCE_ACCOUNT_FAILURES - 1):
+            box.register(code="guess")
+        assert box.register(code="s3cret").message.status == 0
