@@ -510,6 +510,23 @@ def connector_statuses_record(reports: list[StatusReport]) -> list[Exception | N
     return [failures[id(report)] for report in reports]
 
 
+def connector_statuses_from(items: list, read, refusals: tuple[type[Exception], ...]) -> list[Exception | None]:
+    """An edge's batch of status reports: each ``(box, request)`` read into a StatusReport by
+    ``read`` (the edge's, which raises one of ``refusals`` for a request it cannot read), then all
+    recorded by ``connector_statuses_record``. For each item, in order, None or why it was refused."""
+    failures: list[Exception | None] = [None] * len(items)
+    reports, positions = [], []
+    for n, (box, request) in enumerate(items):
+        try:
+            reports.append(read(box, request))
+            positions.append(n)
+        except refusals as exc:
+            failures[n] = exc
+    for n, failure in zip(positions, connector_statuses_record(reports), strict=True):
+        failures[n] = failure
+    return failures
+
+
 def alarms_clear(*, box: ChargeBox, connector_id: int) -> None:
     """A healthy report clears the connector's open alarms that status reports raised (EVCHONG 2.7);
     a box's own alarms (chargers.alarms, with a code) end as the box says."""

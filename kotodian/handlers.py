@@ -25,7 +25,7 @@ from chargers.services import (
     StatusReport,
     box_boots,
     boxes_connected,
-    connector_statuses_record,
+    connector_statuses_from,
     data_transfer_receive,
     idtag_authorize,
 )
@@ -456,19 +456,10 @@ def status_report_in(box: ChargeBox, req: pb.StatusNotificationReq) -> StatusRep
 @batched("StatusNotification")
 def status_notification(items: list[tuple[ChargeBox, pb.StatusNotificationReq]]) -> list:
     """Every connector of every box reports after a reconnect: the healthy reports all at once
-    (chargers.services.connector_statuses_record)."""
-    answers: list = [pb.StatusNotificationConf(connectorId=req.connectorId) for _, req in items]
-    reports, positions = [], []
-    for n, (box, req) in enumerate(items):
-        try:
-            reports.append(status_report_in(box, req))
-            positions.append(n)
-        except DomainError as exc:
-            answers[n] = exc
-    for n, failure in zip(positions, connector_statuses_record(reports), strict=True):
-        if failure is not None:
-            answers[n] = failure
-    return answers
+    (chargers.services.connector_statuses_from)."""
+    failures = connector_statuses_from(items, status_report_in, (DomainError,))
+    return [failure or pb.StatusNotificationConf(connectorId=req.connectorId)
+            for failure, (_, req) in zip(failures, items, strict=True)]
 
 
 # FirmwareStatus (kotodian-apdu section 3) in OCPP 1.6's words (§7.25).

@@ -17,7 +17,7 @@ from chargers.services import (
     StatusReport,
     box_boots,
     connector_status_report,
-    connector_statuses_record,
+    connector_statuses_from,
     data_transfer_receive,
     idtag_authorize,
 )
@@ -202,19 +202,8 @@ def status_notification(box: ChargeBox, payload: dict) -> dict:
 @handles_batch("StatusNotification")
 def status_notification_batch(items: list[tuple[ChargeBox, dict]]) -> list[dict | OcppError]:
     """A reconnect storm's most frequent message: healthy reports of known connectors all at once
-    (chargers.services.connector_statuses_record)."""
-    answers: list[dict | Exception | None] = [{} for _ in items]
-    reports, positions = [], []
-    for n, (box, payload) in enumerate(items):
-        try:
-            reports.append(status_report_in(box, payload))
-            positions.append(n)
-        except OcppError as exc:
-            answers[n] = exc
-    for n, failure in zip(positions, connector_statuses_record(reports), strict=True):
-        if failure is not None:
-            answers[n] = failure
-    return answers
+    (chargers.services.connector_statuses_from)."""
+    return [failure or {} for failure in connector_statuses_from(items, status_report_in, (OcppError,))]
 
 
 @handles("StopTransaction")
