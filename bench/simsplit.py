@@ -11,15 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+from simulator.scenarios import Options
 from simulator.stats import summarise
 
 # The lists a process reports per message: merged here, never kept in the results.
 PER_MESSAGE = ("published_monotonic", "called_monotonic", "window_latencies_s")
-
-
-def serial_width(last: int) -> int:
-    """Digits of a serial's number, as simulator.scenarios.Options.identities pads them."""
-    return max(5, len(str(last)))
 
 
 def box_ranges(boxes: int, processes: int) -> list[tuple[int, int]]:
@@ -33,8 +29,11 @@ def box_ranges(boxes: int, processes: int) -> list[tuple[int, int]]:
         first += count
     # Options.identities pads to the widest number of its own range, provisioning to the whole
     # fleet's: past 99,999 boxes the two would name different boxes (KSIM00001 against KSIM000001).
-    if any(serial_width(first + count - 1) != serial_width(boxes) for first, count in ranges):
-        raise ValueError(f"{boxes} boxes cannot be split: serials of the parts would be padded differently")
+    fleet = [serial for _, serial, _ in Options(scenario="", boxes=boxes).identities()]
+    for first, count in ranges:
+        part = Options(scenario="", first=first, boxes=count).identities()
+        if (part[0][1], part[-1][1]) != (fleet[first - 1], fleet[first + count - 2]):
+            raise ValueError(f"{boxes} boxes cannot be split: serials of the parts would be padded differently")
     return ranges
 
 

@@ -40,10 +40,6 @@ class Written:
     skipped: list[str]  # serials that cannot be a Mosquitto username (see _usable)
     changed: bool  # False: both files already said this, nothing written
 
-    @property
-    def config(self) -> str:
-        return mosquitto_conf(self.password_file, self.acl_file)
-
 
 def mosquitto_conf(password_path: Path | str, acl_path: Path | str) -> str:
     """What mosquitto.conf needs besides its listener to use these files."""
